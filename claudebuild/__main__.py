@@ -1,0 +1,3 @@
+from claudebuild.main import main
+
+raise SystemExit(main())
