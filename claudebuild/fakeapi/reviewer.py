@@ -1,0 +1,172 @@
+"""A deterministic stand-in for the model: numbered chunk text -> findings.
+
+Tests and the demo need answers that are predictable to the exact line, so
+instead of a model we run a few regex rules over the source lines that
+claudebuild sends. The rules are a data table (`RULES`) so a test that needs a
+new kind of finding adds a row instead of new code. Everything here is pure:
+no I/O, no HTTP, so it is unit-tested directly.
+
+The input format is the one claudebuild writes to the CLI's stdin::
+
+    ### FILE src/app/db.py (lines 1-42 of 42)
+         1\timport os
+         2\tpassword = "hunter2-secret"
+
+Anything outside a file section (the CLI's `<system-reminder>`, the
+instructions, follow-up questions) is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+HEADER_RE = re.compile(r"^### FILE (?P<path>.+) \(lines (?P<start>\d+)-(?P<end>\d+) of (?P<total>\d+)\)$")
+"""`.+` is greedy and backtracks to the last ` (lines`, so paths may contain spaces and parentheses."""
+
+NUMBERED_RE = re.compile(r"^ *(?P<n>\d+)\t(?P<text>.*)$", re.DOTALL)
+"""`f"{n:>6}\\t{text}"`: numbers wider than 6 digits simply have no padding."""
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One source line recovered from the numbered chunk text."""
+
+    file: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A finding produced when every pattern in `all_of` matches one source line.
+
+    `all_of` is a conjunction because some rules ("execute( and string
+    formatting") are much clearer as two small regexes than as one lookahead.
+    """
+
+    category: str
+    severity: str
+    title: str
+    message: str
+    all_of: tuple[re.Pattern[str], ...]
+
+    def matches(self, text: str) -> bool:
+        return all(pattern.search(text) for pattern in self.all_of)
+
+
+@dataclass(frozen=True)
+class ReviewFinding:
+    """A finding in exactly the shape of the review JSON schema's items."""
+
+    file: str
+    line: int
+    end_line: int
+    severity: str
+    category: str
+    title: str
+    message: str
+    quote: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _rule(category: str, severity: str, title: str, message: str, *patterns: str) -> Rule:
+    return Rule(category, severity, title, message, tuple(re.compile(p) for p in patterns))
+
+
+RULES: tuple[Rule, ...] = (
+    _rule(
+        "security/eval", "high", "Use of eval()",
+        "eval() executes arbitrary code, so any attacker-influenced input becomes code execution.",
+        r"\beval\(",
+    ),
+    _rule(
+        "security/shell-injection", "high", "Shell command built from input",
+        "Running a command through the shell lets metacharacters in its arguments inject extra commands.",
+        r"os\.system\(|subprocess\.\w+\(.*shell\s*=\s*True",
+    ),
+    _rule(
+        "security/hardcoded-password", "high", "Hard-coded credential",
+        "A credential in source code leaks to everyone who can read the repository and cannot be rotated safely.",
+        r"(?i)\b(password|passwd|pwd|secret|api_key|apikey|token)\s*=\s*[\"'][^\"']{4,}[\"']",
+    ),
+    _rule(
+        "security/sql-injection", "high", "SQL built with string formatting",
+        "Formatting values into SQL text allows SQL injection; pass them as query parameters instead.",
+        r"execute\(",
+        # `"..." % x` (a space on one side of `%`, so `'%s'` placeholders of a parametrised query
+        # do not count), `.format(`, an f-string prefix (also rf/fr), or `"..." +` concatenation.
+        r"[\"']\s+%\s*[\w(\[{]|[\"']%\s+[\w(\[{]|\.format\(|(?<![\w])(?:[rR][fF]|[fF][rR]?)[\"']|[\"']\s*\+",
+    ),
+    _rule(
+        "error-handling/bare-except", "medium", "Bare except",
+        "A bare except also catches KeyboardInterrupt and SystemExit and hides real errors.",
+        r"^\s*except\s*:",
+    ),
+    _rule(
+        "maintainability/todo", "low", "Unresolved TODO/FIXME",
+        "An unresolved TODO/FIXME marks known unfinished work that should be tracked or done.",
+        r"\b(TODO|FIXME)\b",
+    ),
+)
+
+
+def parse_numbered(text: str) -> list[SourceLine]:
+    """Recover (file, line, text) triples from chunk text; ignore everything else.
+
+    A numbered line counts only inside a file section and only if its number
+    lies in the header's range, so stray text that happens to look numbered
+    (instructions, reminders) cannot invent findings. Splitting on "\\n" only
+    (not `splitlines`) keeps form feeds and other Unicode line breaks inside a
+    source line, exactly as the chunker numbered them.
+    """
+    lines: list[SourceLine] = []
+    path: str | None = None
+    start = end = 0
+    for raw in text.split("\n"):
+        header = HEADER_RE.match(raw)
+        if header:
+            path = header["path"]
+            start, end = int(header["start"]), int(header["end"])
+            continue
+        if path is None:
+            continue
+        numbered = NUMBERED_RE.match(raw)
+        if numbered and start <= int(numbered["n"]) <= end:
+            lines.append(SourceLine(path, int(numbered["n"]), numbered["text"]))
+        else:
+            path = None
+    return lines
+
+
+def review_lines(lines: list[SourceLine], rules: tuple[Rule, ...] = RULES) -> list[ReviewFinding]:
+    """Apply every rule to every line; duplicates (same text sent twice) collapse."""
+    found: set[ReviewFinding] = set()
+    for source in lines:
+        for rule in rules:
+            if rule.matches(source.text):
+                found.add(
+                    ReviewFinding(
+                        file=source.file,
+                        line=source.line,
+                        end_line=source.line,
+                        severity=rule.severity,
+                        category=rule.category,
+                        title=rule.title,
+                        message=rule.message,
+                        quote=source.text.strip(),
+                    )
+                )
+    return sorted(found, key=lambda f: (f.file, f.line, f.category))
+
+
+def review(text: str, rules: tuple[Rule, ...] = RULES) -> list[dict[str, object]]:
+    """The reviewer's answer for `text`: schema-shaped finding dicts, sorted by (file, line, category)."""
+    return [finding.to_dict() for finding in review_lines(parse_numbered(text), rules)]
+
+
+def files_in(text: str) -> list[str]:
+    """The distinct file paths that have file sections in `text`, in order of appearance."""
+    return list(dict.fromkeys(m["path"] for raw in text.split("\n") if (m := HEADER_RE.match(raw))))
