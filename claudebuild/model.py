@@ -123,4 +123,6 @@ class ChunkResult:
     finished_at: str = ""
     run_id: str = ""
     attempts: int = 1
+    answer_digest: str = ""
+    bytes_sent: int = 0
     sent: tuple[SentFile, ...] = field(default=())

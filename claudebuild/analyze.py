@@ -1,0 +1,232 @@
+"""Analyze one chunk: build the prompt, call claude under the shared retry policy, produce a `ChunkResult`.
+
+Only a real success becomes an "ok" result (and is reused by later runs).
+Every other ending is an "error" result that keeps the reason for the report
+and is retried next run, except the ones that must stop the whole run (bad
+login, Ctrl-C), which raise `RunAborted` so that nothing half-done is stored.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from claudebuild import claude as outcomes
+from claudebuild.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
+from claudebuild.calllog import CallLog
+from claudebuild.claude import CallOutcome, ClaudeCall, ClaudeRunner
+from claudebuild.config import Config
+from claudebuild.hashing import ContentHasher
+from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
+from claudebuild.prompt import Payload, build_instructions, build_payload, findings_schema_json
+from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
+
+ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
+"""Outcomes worth exactly one more attempt: models and processes fail spuriously."""
+
+AUTH_HINT = "set ANTHROPIC_API_KEY or run `claude` once and log in (`/login`), then rerun"
+
+
+@dataclass
+class AnalysisContext:
+    """Shared by every worker of one run: the settings and the coordinators between workers."""
+
+    config: Config
+    runner: ClaudeRunner
+    gate: ThrottleGate
+    hasher: ContentHasher
+    run_id: str
+    call_log: CallLog
+    answer_digest: str = ""
+    budget: Budget | None = None
+    tokens: TokenBucket | None = None
+    estimates: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def session_cwd(self) -> Path:
+        """A fixed, empty directory: sessions are found again from it (`ask`), and the
+        CLI never starts inside the repository under review."""
+        return self.config.state_path / "session-cwd"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
+    """The chunk's result, or None when the run budget declined to start it."""
+    budget = context.budget
+    reserved = context.estimates.get(chunk.id, 0.0)
+    if budget is not None and not budget.reserve(chunk.id, reserved):
+        return None
+    spent = 0.0
+    try:
+        result = _analyze_reserved(context, chunk)
+        spent = result.cost_usd
+        return result
+    finally:
+        if budget is not None:
+            budget.settle(reserved, spent)
+
+
+def _analyze_reserved(context: AnalysisContext, chunk: Chunk) -> ChunkResult:
+    started_at = utc_now()
+    try:
+        pieces = _analyze_parts(context, chunk, chunk.parts, depth=0)
+    except (OSError, UnicodeError) as error:
+        return ChunkResult(chunk=chunk.id, status="error", error=f"cannot read files: {error}", error_kind="unreadable",
+                           started_at=started_at, finished_at=utc_now(), run_id=context.run_id)
+    failed = [piece for piece in pieces if piece.outcome.kind != outcomes.OK]
+    first = next((piece.outcome for piece in pieces if piece.outcome.session_id), pieces[0].outcome)
+    common = dict(
+        chunk=chunk.id,
+        session_id=first.session_id,
+        cwd=str(context.session_cwd),
+        model=context.config.model,
+        cost_usd=round(sum(piece.spent for piece in pieces), 6),
+        input_tokens=sum(piece.outcome.input_tokens for piece in pieces),
+        output_tokens=sum(piece.outcome.output_tokens for piece in pieces),
+        duration_ms=sum(piece.outcome.duration_ms for piece in pieces),
+        started_at=started_at,
+        finished_at=utc_now(),
+        run_id=context.run_id,
+        attempts=sum(piece.attempts for piece in pieces),
+        answer_digest=context.answer_digest,
+        bytes_sent=sum(piece.size for piece in pieces),
+        sent=tuple(sent for piece in pieces for sent in piece.sent),
+    )
+    if not failed:
+        findings = tuple(item for piece in pieces for item in (piece.outcome.structured or {}).get("findings", ()))
+        return ChunkResult(status="ok", raw_findings=findings, **common)
+    worst = failed[0].outcome
+    return ChunkResult(status="error", error=worst.message or worst.kind, error_kind=worst.kind, **common)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """The outcome for some of a chunk's parts (all of them unless the API said "too large")."""
+
+    sent: tuple[SentFile, ...]
+    size: int
+    outcome: CallOutcome
+    attempts: int
+    spent: float
+
+
+MAX_SPLIT_DEPTH = 4
+
+
+def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int) -> list[_Piece]:
+    """One call for these parts; on 413 / prompt-too-long, halves analyzed separately."""
+    piece = Chunk(chunk.id, parts)
+    payload = build_payload(context.config.root, piece, context.hasher)
+    outcome, attempts, spent = _call_with_retries(context, piece, payload)
+    if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
+        return [_Piece(payload.sent, len(payload.text.encode()), outcome, attempts, spent)]
+    halves = split_parts(parts)
+    if halves is None:
+        return [_Piece(payload.sent, len(payload.text.encode()), outcome, attempts, spent)]
+    # the refused attempt still counts (its cost and attempts), with no findings of its own
+    pieces = [_Piece((), 0, CallOutcome(outcomes.OK, structured={"findings": []}), attempts, spent)]
+    for half in halves:
+        pieces += _analyze_parts(context, chunk, half, depth + 1)
+    return pieces
+
+
+def split_parts(parts: tuple[ChunkPart, ...]) -> tuple[tuple[ChunkPart, ...], tuple[ChunkPart, ...]] | None:
+    """Halve a chunk that was too large: by files, or a single file by its line range."""
+    if len(parts) > 1:
+        middle = len(parts) // 2
+        return parts[:middle], parts[middle:]
+    (only,) = parts
+    if only.parts >= 2**MAX_SPLIT_DEPTH * 8:
+        return None
+    finer = only.parts * 2
+    return (ChunkPart(only.path, 2 * only.part - 1, finer),), (ChunkPart(only.path, 2 * only.part, finer),)
+
+
+def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload) -> tuple[CallOutcome, int, float]:
+    """Returns the last outcome, the number of attempts and the dollars spent on all of them."""
+    config = context.config
+    first_started = time.monotonic()
+    attempts = 0
+    spent = 0.0
+    retried_once: set[str] = set()
+    while True:
+        attempts += 1
+        call = ClaudeCall(
+            prompt=build_instructions(config, chunk),
+            stdin=payload.text,
+            schema_json=findings_schema_json(),
+            system_prompt=config.system_prompt,
+            model=config.model,
+            max_turns=config.max_turns,
+            session_id=str(uuid.uuid4()),
+            cwd=context.session_cwd,
+            timeout=config.call_timeout,
+            max_budget_usd=_call_guard(context, chunk),
+        )
+        expected_tokens = len(payload.text) / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
+        if context.tokens is not None:
+            context.tokens.take(expected_tokens, abort=lambda: context.gate.abort_reason)
+        ticket = context.gate.acquire()
+        call_started = utc_now()
+        try:
+            outcome = context.runner.run(call)
+        except BaseException:
+            context.gate.release(ticket, throttled=False)
+            raise
+        context.gate.release(ticket, throttled=outcome.kind == outcomes.RETRY,
+                             congested=outcome.http_status in outcomes.CONGESTION_STATUS)
+        if context.tokens is not None:
+            context.tokens.adjust(outcome.input_tokens + outcome.output_tokens - expected_tokens)
+        spent += outcome.cost_usd
+        _log_call(context, chunk, call, outcome, attempts, call_started)
+        if outcome.kind == outcomes.OK:
+            return outcome, attempts, spent
+        if outcome.kind == outcomes.AUTH:
+            reason = f"authentication failed ({outcome.message}): {AUTH_HINT}"
+            context.gate.abort(reason)
+            context.runner.terminate_all()
+            raise RunAborted(reason)
+        if outcome.kind == outcomes.INTERRUPTED:
+            raise RunAborted(context.gate.abort_reason or "run interrupted")
+        if outcome.kind == outcomes.RETRY and time.monotonic() - first_started < config.retry_patience:
+            continue  # the gate holds this worker (and all others) until the shared pause ends
+        if outcome.kind in ONCE_MORE and outcome.kind not in retried_once:
+            retried_once.add(outcome.kind)
+            continue
+        return outcome, attempts, spent
+
+
+def _call_guard(context: AnalysisContext, chunk: Chunk) -> float | None:
+    """Per-call `--max-budget-usd`: what is left of the run budget, this chunk's reservation included."""
+    if context.budget is None:
+        return None
+    return max(0.01, context.budget.remaining() + context.estimates.get(chunk.id, 0.0))
+
+
+def _log_call(context: AnalysisContext, chunk: Chunk, call: ClaudeCall, outcome: CallOutcome, attempt: int, started: str) -> None:
+    context.call_log.write(
+        {
+            "run_id": context.run_id,
+            "chunk": chunk.id,
+            "files": list(chunk.paths),
+            "attempt": attempt,
+            "start": started,
+            "end": utc_now(),
+            "session_id": outcome.session_id or call.session_id,
+            "exit_code": outcome.exit_code,
+            "outcome": outcome.kind,
+            "http_status": outcome.http_status,
+            "message": outcome.message,
+            "cost_usd": outcome.cost_usd,
+            "input_tokens": outcome.input_tokens,
+            "output_tokens": outcome.output_tokens,
+            "duration_ms": outcome.duration_ms,
+            "stderr_tail": outcome.stderr_tail[-500:],
+        }
+    )

@@ -1,0 +1,97 @@
+"""Run budgets (`--max-cost`): estimate before spending, spend on what matters most, never pass the ceiling.
+
+Estimates come from history where there is any (the same chunk's last cost,
+scaled by its size now) and otherwise from bytes and the model's list price.
+Chunks are taken in order of value — ones with an earlier result that is now
+out of date (changed files, failed, new settings), then never analyzed, then
+largest first — and the selection stops at the first chunk that would pass
+the ceiling. During the run `Budget` re-checks with real costs, because
+estimates are only estimates.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+PRICES_PER_MTOK = {"opus": (15.0, 75.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
+"""Input/output list prices in USD per million tokens, by model family (used only without history)."""
+
+BYTES_PER_TOKEN = 3.5
+OVERHEAD_INPUT_TOKENS = 1_500  # system prompt, schema, instructions
+EXPECTED_OUTPUT_TOKENS = 800
+
+
+@dataclass(frozen=True)
+class PendingChunk:
+    """A chunk that needs analysis, with why and what it will probably cost."""
+
+    chunk: str
+    reason: str  # "changed" (earlier result out of date or failed) or "new"
+    size: int
+    estimate_usd: float
+
+
+def price_estimate(model: str, size: int) -> float:
+    family = next((name for name in PRICES_PER_MTOK if name in model.lower()), "opus")
+    input_price, output_price = PRICES_PER_MTOK[family]
+    tokens_in = size / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
+    return (tokens_in * input_price + EXPECTED_OUTPUT_TOKENS * output_price) / 1_000_000
+
+
+def estimate(model: str, size: int, past_cost: float | None, past_size: int | None) -> float:
+    if past_cost and past_size:
+        return past_cost * max(size, 1) / max(past_size, 1)
+    return price_estimate(model, size)
+
+
+def prioritise(pending: Iterable[PendingChunk]) -> list[PendingChunk]:
+    rank = {"changed": 0, "new": 1}
+    return sorted(pending, key=lambda item: (rank.get(item.reason, 2), -item.size, item.chunk))
+
+
+def select_within(pending: Sequence[PendingChunk], max_cost: float) -> tuple[list[PendingChunk], list[PendingChunk]]:
+    """Split prioritised chunks into those to analyze now and those that remain."""
+    chosen: list[PendingChunk] = []
+    total = 0.0
+    for index, item in enumerate(pending):
+        if total + item.estimate_usd > max_cost:
+            return chosen, list(pending[index:])
+        chosen.append(item)
+        total += item.estimate_usd
+    return chosen, []
+
+
+class Budget:
+    """Thread-safe spending guard shared by the workers of one run."""
+
+    def __init__(self, max_cost: float) -> None:
+        self.max_cost = max_cost
+        self._spent = 0.0
+        self._reserved = 0.0
+        self._lock = threading.Lock()
+        self.declined: list[str] = []
+
+    def reserve(self, chunk: str, amount: float) -> bool:
+        """Claim `amount` before a chunk starts; False (and noted) if it would pass the ceiling."""
+        with self._lock:
+            if self._spent + self._reserved + amount > self.max_cost:
+                self.declined.append(chunk)
+                return False
+            self._reserved += amount
+            return True
+
+    def settle(self, reserved: float, actual: float) -> None:
+        with self._lock:
+            self._reserved -= reserved
+            self._spent += actual
+
+    def remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self.max_cost - self._spent - self._reserved)
+
+    @property
+    def spent(self) -> float:
+        with self._lock:
+            return self._spent

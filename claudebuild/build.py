@@ -1,0 +1,215 @@
+"""One build of one repository: the plan (discovery + chunks), the shared run context, and the task actions.
+
+Both entry points use it: a user's `dodo.py` (plain `doit`) and the
+`claudebuild` command. It owns the state directory lock, so two runs on one
+repository never interleave, and it stops the run's `claude` children on
+Ctrl-C or SIGTERM, so completed chunks are kept and none is left orphaned.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, TextIO
+
+from doit.exceptions import TaskFailed
+
+from claudebuild.analyze import AnalysisContext, analyze_chunk
+from claudebuild.budget import PendingChunk, estimate, prioritise
+from claudebuild.calllog import CallLog
+from claudebuild.chunk import make_chunks
+from claudebuild.claude import ClaudeRunner
+from claudebuild.config import Config
+from claudebuild.discover import discover_files
+from claudebuild.errors import ClaudebuildError
+from claudebuild.hashing import DEFAULT_HASHER, digest_json
+from claudebuild.lock import StateLock
+from claudebuild.model import Chunk, Discovery
+from claudebuild.prompt import answer_key
+from claudebuild.render import json_report, markdown, terminal
+from claudebuild.report import Report, build_report
+from claudebuild.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
+from claudebuild.tasks import analyze_task_name, analyze_tasks, report_task, result_is_current
+from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
+from claudebuild.atomic_write import write_atomic
+
+RENDERERS = {"json": ("report.json", json_report.render), "md": ("report.md", markdown.render)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    discovery: Discovery
+    chunks: tuple[Chunk, ...]
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def claude_environment(config: Config, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The CLI's environment: no telemetry or update checks, and retries left to us."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+    env.setdefault("DISABLE_AUTOUPDATER", "1")
+    env["CLAUDE_CODE_MAX_RETRIES"] = str(config.cli_max_retries)
+    env.setdefault("API_TIMEOUT_MS", str(int(config.call_timeout * 1000)))
+    return env
+
+
+class Build:
+    def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None) -> None:
+        self.config = config
+        self.out = out or sys.stdout
+        self.run_id = new_run_id()
+        self.runner = runner or ClaudeRunner(config.claude_bin, claude_environment(config))
+        self.gate = ThrottleGate(base_delay=config.backoff_base, max_delay=config.backoff_max)
+        self.context = AnalysisContext(
+            config=config,
+            runner=self.runner,
+            gate=self.gate,
+            hasher=DEFAULT_HASHER,
+            run_id=self.run_id,
+            call_log=CallLog(config.state_path / "calls.ndjson"),
+            answer_digest=digest_json(answer_key(config)),
+        )
+        if config.tpm:
+            self.context.tokens = TokenBucket(config.tpm)
+        self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
+        self._plan: Plan | None = None
+        self._print_lock = threading.Lock()
+
+    # -- planning ---------------------------------------------------------
+    def plan(self) -> Plan:
+        """Discover and chunk once per process; takes the state lock first."""
+        if self._plan is None:
+            self.lock.acquire()
+            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=self.config.ignore)
+            chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
+            self._plan = Plan(discovery, chunks)
+        return self._plan
+
+    # -- doit namespace ---------------------------------------------------
+    def task_creators(self) -> dict[str, Callable[[], Any]]:
+        def task_analyze() -> Any:
+            """analyze every chunk with claude -p (cached by content)"""
+            return analyze_tasks(
+                self.plan().chunks,
+                answer_key=answer_key(self.config),
+                action_for=self._analyze_action,
+                uptodate=result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest),
+            )
+
+        def task_report() -> Any:
+            """merge every chunk's result into the report"""
+            return report_task(self._report_action)
+
+        return {"task_analyze": task_analyze, "task_report": task_report}
+
+    def _analyze_action(self, chunk: Chunk) -> Callable[[], Any]:
+        def action() -> Any:
+            try:
+                result = analyze_chunk(self.context, chunk)
+            except RunAborted as aborted:
+                return TaskFailed(str(aborted))
+            except ClaudebuildError as error:  # e.g. the CLI is missing: no chunk can succeed
+                self.stop(str(error))
+                return TaskFailed(str(error))
+            if result is None:  # the run budget would be passed: keep what was stored, touch nothing
+                self._say(f"   SKIP  {chunk.id}  (run budget reached)")
+                name = analyze_task_name(chunk.id)
+                return read_task_values(self.config.db_path, [name]).get(name, {})
+            self._say(_chunk_line(chunk.id, result.status, len(result.raw_findings), result.cost_usd, result.duration_ms, result.error))
+            return result_to_values(result)
+
+        action.__name__ = f"analyze_{chunk.id}"
+        return action
+
+    def _report_action(self) -> Any:
+        report, paths = self.publish()
+        self._say(terminal.render(report, paths=paths))
+        if report.failed and self.config.fail_on_error:
+            return TaskFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
+        return None
+
+    # -- results ----------------------------------------------------------
+    def current_report(self) -> Report:
+        plan = self.plan()
+        names = {analyze_task_name(chunk.id): chunk.id for chunk in plan.chunks}
+        stored = read_task_values(self.config.db_path, names)
+        results = {names[name]: values_to_result(values) for name, values in stored.items()}
+        is_current = result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest)
+        stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items()) if not is_current(None, values))
+        return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
+                            min_severity=self.config.min_severity, stale=stale)
+
+    def pending_chunks(self) -> list[PendingChunk]:
+        """Chunks whose stored result is missing or out of date, with a cost estimate each, best first."""
+        plan = self.plan()
+        names = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
+        stored = read_task_values(self.config.db_path, names)
+        sizes = {file.path: file.size for file in plan.discovery.files}
+        is_current = result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest)
+        pending: list[PendingChunk] = []
+        for name, chunk in names.items():
+            values = stored.get(name)
+            if values and is_current(None, values):
+                continue
+            size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
+            past = values_to_result(values) if values else None
+            cost = estimate(self.config.model, size, past.cost_usd if past else None, past.bytes_sent if past else None)
+            pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
+        return prioritise(pending)
+
+    def publish(self) -> tuple[Report, tuple[str, ...]]:
+        """Build the report, drop results of chunks that no longer exist, write the configured formats."""
+        plan = self.plan()
+        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk.id) for chunk in plan.chunks])
+        report = self.current_report()
+        written: list[str] = []
+        for name in self.config.formats:
+            filename, render = RENDERERS[name]
+            target = self.config.state_path / filename
+            write_atomic(target, render(report))
+            written.append(os.path.relpath(target, self.config.root))
+        return report, tuple(written)
+
+    # -- stopping ---------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        self.gate.abort(reason)
+        self.runner.terminate_all()
+
+    def install_signal_handlers(self) -> Callable[[], None]:
+        """Ctrl-C and SIGTERM stop the children, then unwind doit (which keeps finished chunks).
+
+        Returns a function that puts the previous handlers back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: Any) -> None:
+            self.stop("interrupted by " + signal.Signals(signum).name)
+            raise KeyboardInterrupt
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    def _say(self, text: str) -> None:
+        with self._print_lock:
+            print(text, file=self.out, flush=True)
+
+
+def _chunk_line(chunk_id: str, status: str, findings: int, cost: float, duration_ms: int, error: str) -> str:
+    if status == "ok":
+        return f"   ok    {chunk_id}  {findings} findings  ${cost:.4f}  {duration_ms / 1000:.1f}s"
+    return f"   FAIL  {chunk_id}  {error[:160]}"
+

@@ -1,0 +1,286 @@
+"""The only module that starts `claude`: one isolated `claude -p` call, and what its outcome means.
+
+The CLI's exit code and `subtype` alone do not say whether a call worked (an
+API error after retries is `subtype: success` with `is_error: true`; a text-only
+answer exits 0 without `structured_output`), so `classify` applies the contract
+in ../shared/claude-cli-contract.md and only `kind == "ok"` may ever be cached.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from claudebuild import CLAUDE_CODE_VERSION
+from claudebuild.errors import ClaudebuildError
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 529})
+AUTH_STATUS = frozenset({401, 403})
+CONGESTION_STATUS = frozenset({429, 529})
+STDERR_TAIL_CHARS = 2_000
+
+OK = "ok"
+RETRY = "retry"  # throttled or transient: back off and try again
+AUTH = "auth"  # not logged in / bad key: stop the whole run
+TOO_LARGE = "too-large"  # 413 or prompt too long: split the chunk
+BAD_REQUEST = "bad-request"  # 400 and friends: this chunk fails
+BAD_OUTPUT = "bad-output"  # no or invalid structured output: retry once, then fail
+TIMEOUT = "timeout"  # our wall-clock limit: retry once, then fail
+BUDGET = "budget"  # --max-budget-usd hit
+CLI_ERROR = "cli-error"  # the CLI refused to run (bad flags, reused session id)
+INTERRUPTED = "interrupted"  # we were asked to stop
+
+
+@dataclass(frozen=True)
+class ClaudeCall:
+    """Everything one call needs; the prompt text goes in argv, the content on stdin."""
+
+    prompt: str
+    stdin: str
+    schema_json: str
+    system_prompt: str
+    model: str
+    max_turns: int
+    session_id: str
+    cwd: Path
+    timeout: float
+    max_budget_usd: float | None = None
+
+    def argv(self, binary: str) -> list[str]:
+        args = [
+            binary, "-p", self.prompt,
+            "--output-format", "json",
+            "--json-schema", self.schema_json,
+            "--max-turns", str(self.max_turns),
+            "--tools", "",
+            "--setting-sources", "",
+            "--strict-mcp-config",
+            "--system-prompt", self.system_prompt,
+            "--model", self.model,
+            "--session-id", self.session_id,
+        ]  # fmt: skip
+        if self.max_budget_usd is not None:
+            args += ["--max-budget-usd", f"{self.max_budget_usd:.4f}"]
+        return args
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    """What happened, in the terms the retry policy and the report need."""
+
+    kind: str
+    message: str = ""
+    structured: dict[str, Any] | None = None
+    session_id: str = ""
+    exit_code: int | None = None
+    http_status: int | None = None
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: int = 0
+    stderr_tail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def classify(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: bool = False) -> CallOutcome:
+    """Turn a finished CLI process into a `CallOutcome` (pure; see the module doc)."""
+    tail = stderr.decode("utf-8", errors="replace")[-STDERR_TAIL_CHARS:]
+    if timed_out:
+        return CallOutcome(TIMEOUT, "call timed out and was killed", exit_code=exit_code, stderr_tail=tail)
+    text = stdout.strip()
+    if not text:
+        if exit_code in (-signal.SIGTERM, 143, -signal.SIGINT, 130):
+            return CallOutcome(INTERRUPTED, "claude was interrupted", exit_code=exit_code, stderr_tail=tail)
+        first = tail.strip().splitlines()[-1] if tail.strip() else f"exit code {exit_code}"
+        return CallOutcome(CLI_ERROR, f"claude failed: {first}", exit_code=exit_code, stderr_tail=tail)
+    try:
+        result = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return CallOutcome(BAD_OUTPUT, "claude printed output that is not JSON", exit_code=exit_code, stderr_tail=tail)
+    if not isinstance(result, dict):
+        return CallOutcome(BAD_OUTPUT, "claude printed JSON that is not a result object", exit_code=exit_code, stderr_tail=tail)
+    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    common: dict[str, Any] = {
+        "session_id": str(result.get("session_id") or ""),
+        "exit_code": exit_code,
+        "cost_usd": float(result.get("total_cost_usd") or 0.0),
+        "input_tokens": int(usage.get("input_tokens") or 0)
+        + int(usage.get("cache_read_input_tokens") or 0)
+        + int(usage.get("cache_creation_input_tokens") or 0),
+        "output_tokens": int(usage.get("output_tokens") or 0),
+        "duration_ms": int(result.get("duration_ms") or 0),
+        "stderr_tail": tail,
+    }
+    message = str(result.get("result") or "").strip()
+    status = result.get("api_error_status")
+    subtype = str(result.get("subtype") or "")
+    if result.get("is_error") or exit_code not in (0, None) or subtype != "success":
+        return _classify_error(message, status if isinstance(status, int) else None, subtype, result, common)
+    structured = result.get("structured_output")
+    if not isinstance(structured, dict):
+        return CallOutcome(BAD_OUTPUT, "the model answered without the structured findings", **common)
+    findings = structured.get("findings")
+    if not isinstance(findings, list) or not all(isinstance(item, dict) for item in findings):
+        return CallOutcome(BAD_OUTPUT, "the structured output has no list of findings", **common)
+    return CallOutcome(OK, "", structured=structured, **common)
+
+
+def _classify_error(message: str, status: int | None, subtype: str, result: dict[str, Any], common: dict[str, Any]) -> CallOutcome:
+    lowered = message.lower()
+    if subtype == "error_max_budget_usd":
+        return CallOutcome(BUDGET, "the per-call budget (--max-budget-usd) was exceeded", **common)
+    if subtype in ("error_max_turns", "error_max_structured_output_retries"):
+        errors = "; ".join(str(item) for item in result.get("errors") or [])
+        return CallOutcome(BAD_OUTPUT, f"{subtype}{': ' + errors if errors else ''}", **common)
+    if status in AUTH_STATUS or "not logged in" in lowered or "invalid api key" in lowered:
+        return CallOutcome(AUTH, message or "authentication failed", http_status=status, **common)
+    if status == 413 or "prompt is too long" in lowered or "too large" in lowered:
+        return CallOutcome(TOO_LARGE, message or "request too large", http_status=status, **common)
+    if status in RETRYABLE_STATUS or (status is None and _looks_transient(lowered)):
+        return CallOutcome(RETRY, message or f"API error {status}", http_status=status, **common)
+    if status is not None:
+        return CallOutcome(BAD_REQUEST, message or f"API error {status}", http_status=status, **common)
+    return CallOutcome(BAD_OUTPUT, message or f"claude reported an error ({subtype or 'unknown'})", **common)
+
+
+def _looks_transient(message: str) -> bool:
+    markers = ("timed out", "timeout", "unable to connect", "connection", "econnreset", "socket", "overloaded", "fetch failed")
+    return any(marker in message for marker in markers)
+
+
+MIN_VERSION = (2, 1, 0)
+"""Oldest CLI with every flag claudebuild passes (--json-schema, --tools "", --setting-sources, --session-id)."""
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"\s*(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+class ClaudeRunner:
+    """Runs calls as child processes in their own process groups, so a timeout or Ctrl-C
+    can kill the CLI and everything it started, and `terminate_all` leaves no orphans."""
+
+    def __init__(self, binary: str, env: dict[str, str] | None = None) -> None:
+        self.binary = binary
+        self.env = env if env is not None else dict(os.environ)
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._checked_version: str | None = None
+
+    def ensure_supported(self) -> str:
+        """Check once that the CLI exists and is new enough; the version string otherwise."""
+        with self._lock:
+            if self._checked_version is None:
+                version = claude_version(self.binary, self.env)
+                parsed = parse_version(version)
+                if parsed is None or parsed < MIN_VERSION:
+                    needed = ".".join(map(str, MIN_VERSION))
+                    raise ClaudebuildError(
+                        f"claude CLI {self.binary!r} reports version {version!r}, which is too old: claudebuild needs "
+                        f">= {needed}; install `npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}`"
+                    )
+                self._checked_version = version
+            return self._checked_version
+
+    def run(self, call: ClaudeCall) -> CallOutcome:
+        if self._stopping:
+            return CallOutcome(INTERRUPTED, "run is stopping")
+        self.ensure_supported()
+        call.cwd.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                call.argv(self.binary),
+                cwd=call.cwd,
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise ClaudeNotFound(self.binary) from None
+        except PermissionError as error:
+            raise ClaudebuildError(f"cannot run claude CLI {self.binary!r}: {error.strerror}; check the path and its permissions") from error
+        with self._lock:
+            self._live.add(process)
+        timed_out = False
+        try:
+            stdout, stderr = process.communicate(call.stdin.encode("utf-8"), timeout=call.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self._kill_group(process)
+            stdout, stderr = process.communicate()
+        finally:
+            with self._lock:
+                self._live.discard(process)
+        outcome = classify(process.returncode, stdout, stderr, timed_out=timed_out)
+        if self._stopping and outcome.kind != OK:
+            outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=process.returncode)
+        return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))
+
+    def live_pids(self) -> list[int]:
+        with self._lock:
+            return [process.pid for process in self._live]
+
+    def terminate_all(self) -> None:
+        """Stop every running call (Ctrl-C, SIGTERM, an auth failure): TERM all groups, then KILL."""
+        self._stopping = True
+        with self._lock:
+            processes = list(self._live)
+        for process in processes:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 3.0
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(process, signal.SIGKILL)  # also reaps anything the CLI left in its group
+
+    @staticmethod
+    def _kill_group(process: subprocess.Popen[bytes]) -> None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=3.0)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already gone
+
+
+class ClaudeNotFound(ClaudebuildError):
+    def __init__(self, binary: str) -> None:
+        super().__init__(
+            f"claude CLI not found ({binary!r}): install it with "
+            f"`npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}` "
+            "or point CLAUDEBUILD_CLAUDE / claude_bin in claudebuild.toml at the binary"
+        )
+
+
+def claude_version(binary: str, env: dict[str, str] | None = None) -> str:
+    """`claude --version`, for the crash log and the report header."""
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, timeout=30, env=env, check=False)
+    except FileNotFoundError:
+        raise ClaudeNotFound(binary) from None
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ClaudebuildError(f"cannot run {binary!r} --version: {error}") from error
+    return done.stdout.decode(errors="replace").strip()

@@ -1,0 +1,1 @@
+"""One module per `claudebuild` subcommand; `main.py` only parses and dispatches."""

@@ -1,0 +1,95 @@
+"""`claudebuild demo`: the whole idea in one minute, offline.
+
+Copies the bundled sample repository, starts the local fake Anthropic API,
+runs the real `claude` CLI over every chunk, shows the report, edits one file
+and runs again, so the user sees that exactly one chunk is re-analyzed and
+what the cache saved. Nothing leaves the machine and no API key is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from claudebuild.build import Build
+from claudebuild.commands.init import init_repository
+from claudebuild.config import load_config
+from claudebuild.engine import run_doit
+from claudebuild.errors import ClaudebuildError
+from claudebuild.fakeapi import FakeAnthropicServer
+from claudebuild.render import terminal
+from claudebuild.sample import copy_sample_repo
+
+EDITED_FILE = "app/services/billing.py"
+EDIT = "\n\ndef apply_discount(total, code):\n    # TODO: validate the discount code before applying it\n    return total * 0.9\n"
+
+
+@contextmanager
+def offline_environment(api_url: str, config_dir: Path) -> Iterator[None]:
+    """Point the real CLI at the local server with a private config dir, then restore."""
+    settings = {
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": "sk-ant-offline-demo-key",
+        "CLAUDE_CONFIG_DIR": str(config_dir),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _analyze(root: Path, jobs: int, title: str) -> tuple[Build, int]:
+    print(f"\n== {title}: claudebuild analyze -n {jobs}", flush=True)
+    build = Build(load_config(root))
+    code = run_doit(build, ["run", "-n", str(jobs), "analyze", "report"])
+    if build.gate.abort_reason:
+        raise ClaudebuildError(build.gate.abort_reason)
+    return build, code
+
+
+def run_demo(*, directory: Path | None, latency: float, jobs: int) -> int:
+    base = directory.resolve() if directory else Path(tempfile.mkdtemp(prefix="claudebuild-demo-"))
+    root = base / "sample-repo"
+    if root.exists():
+        raise ClaudebuildError(f"{root} already exists: pass an empty --dir")
+    copy_sample_repo(root)
+    init_repository(root)
+    print(f"claudebuild demo: sample repository copied to {root}")
+    with FakeAnthropicServer(latency=latency) as api, offline_environment(api.url, base / "claude-config"):
+        print(f"local fake Anthropic API at {api.url} ({latency:.1f}s per call); the real claude CLI talks to it")
+        first, code = _analyze(root, jobs, "cold run")
+        cold_calls = len(api.message_requests())
+        report = first.current_report()
+        print(f"\ncold run: {cold_calls} API calls for {report.chunks_total} chunks")
+        for finding in report.findings[:8]:
+            print(f"  {finding.severity:<8} {finding.file}:{finding.line}  {finding.title}")
+        if len(report.findings) > 8:
+            print(f"  ... {len(report.findings) - 8} more in {root / '.claudebuild' / 'report.md'}")
+
+        _, code = _analyze(root, jobs, "rerun, nothing changed")
+        noop_calls = len(api.message_requests()) - cold_calls
+        print(f"\nno-op rerun: {noop_calls} API calls")
+
+        target = root / EDITED_FILE
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(EDIT)
+        print(f"\nedited {EDITED_FILE} (added a function with a TODO)")
+        second, code = _analyze(root, jobs, "rerun after one edit")
+        edit_calls = len(api.message_requests()) - cold_calls - noop_calls
+        after = second.current_report()
+        print(f"\nafter the edit: {edit_calls} API call(s), {after.fresh} chunk re-analyzed, {after.cached} from cache, "
+              f"${after.cost_saved:.4f} saved by the cache")
+        print(terminal.render(after, paths=(str(root / ".claudebuild" / "report.md"), str(root / ".claudebuild" / "report.json"))))
+    print(f"\nTry it yourself: cd {root} && doit list --status   (the sample stays there)")
+    return code

@@ -1,0 +1,102 @@
+"""`claudebuild analyze|report|<any doit command>`: doit on claudebuild's tasks, with our exit codes."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from claudebuild.budget import Budget, PendingChunk, select_within
+from claudebuild.build import Build
+from claudebuild.config import Config
+from claudebuild.engine import run_doit
+from claudebuild.errors import ClaudebuildError
+from claudebuild.render import terminal
+from claudebuild.report import exit_status
+from claudebuild.tasks import analyze_task_name
+
+SHOWN = 20
+
+
+def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
+              *, max_cost: float | None = None) -> int:
+    """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit."""
+    build = Build(config)
+    restore_signals = build.install_signal_handlers()
+    targets = list(targets)
+    try:
+        if not build.plan().chunks:
+            return _nothing_to_do(build)
+        pending = build.pending_chunks()
+        _announce(pending)
+        if max_cost is not None:
+            targets = _apply_budget(build, pending, max_cost, targets)
+        doit_code = run_doit(build, ["run", "-n", str(jobs), *doit_args, *targets]) if targets else 0
+    except KeyboardInterrupt:
+        report = build.current_report()
+        print(f"claudebuild: interrupted; the {report.fresh} chunks finished this run are saved: rerun to do the rest",
+              file=sys.stderr)
+        return 130
+    finally:
+        restore_signals()
+    if build.gate.abort_reason:
+        raise ClaudebuildError(build.gate.abort_reason)
+    if max_cost is not None:
+        report, paths = build.publish()
+        print(terminal.render(report, paths=paths), flush=True)
+        _remaining(report.pending, build.context.budget)
+    else:
+        report = build.current_report()
+        if "report" not in targets:
+            print(terminal.render(report), flush=True)
+    code = exit_status(report, fail_on_error=config.fail_on_error)
+    if doit_code not in (0, 1) or (doit_code == 1 and not report.failed):
+        return doit_code
+    return code
+
+
+def _nothing_to_do(build: Build) -> int:
+    skipped = build.plan().discovery.skipped_by_reason()
+    detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
+    print(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
+    build.publish()
+    return 0
+
+
+def _announce(pending: Sequence[PendingChunk]) -> None:
+    if not pending:
+        print("claudebuild: every chunk is up to date", flush=True)
+        return
+    changed = sum(item.reason == "changed" for item in pending)
+    total = sum(item.estimate_usd for item in pending)
+    print(f"claudebuild: {len(pending)} chunks to analyze ({changed} changed, {len(pending) - changed} new), "
+          f"estimated ${total:.4f}", flush=True)
+
+
+def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float, targets: list[str]) -> list[str]:
+    """Only the most valuable chunks that fit, in that order; the report is written afterwards."""
+    chosen, left = select_within(pending, max_cost)
+    build.context.budget = Budget(max_cost)
+    build.context.estimates = {item.chunk: item.estimate_usd for item in chosen}
+    print(f"claudebuild: budget ${max_cost:.4f} covers {len(chosen)} of them "
+          f"(estimated ${sum(item.estimate_usd for item in chosen):.4f}):", flush=True)
+    for item in chosen[:SHOWN]:
+        print(f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}")
+    if len(chosen) > SHOWN:
+        print(f"   ... and {len(chosen) - SHOWN} more")
+    return [analyze_task_name(item.chunk) for item in chosen]
+
+
+def _remaining(pending: Sequence[str], budget: Budget | None) -> None:
+    spent = budget.spent if budget else 0.0
+    if not pending:
+        print(f"claudebuild: budget: spent ${spent:.4f}; nothing remains", flush=True)
+        return
+    print(f"claudebuild: budget: spent ${spent:.4f}; {len(pending)} chunks remain (rerun, or raise --max-cost):")
+    for chunk in pending:
+        print(f"   remaining {chunk}")
+
+
+def run_passthrough(config: Config, argv: Sequence[str]) -> int:
+    """Any other doit command (list, info, forget, dumpdb, ...) exactly as doit runs it."""
+    build = Build(config)
+    return run_doit(build, argv)

@@ -1,0 +1,81 @@
+"""The doit adapter: the content checker, DOIT_CONFIG, and running doit for both entry points.
+
+A user's dodo.py is two lines (`from claudebuild.engine import dodo_tasks` /
+`globals().update(dodo_tasks(__file__))`), and the `claudebuild` command runs
+the very same namespace through `DoitMain`, so `doit list/info/forget` and
+`claudebuild list/info/forget` see identical tasks. Only public doit extension
+points are used: a `FileChangedChecker`, a backend plugin, `ModuleTaskLoader`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+from doit.exceptions import InvalidDodoFile
+
+from claudebuild.build import Build
+from claudebuild.config import load_config
+from claudebuild.errors import ClaudebuildError
+from claudebuild.content_checker import XxhashChecker
+
+BACKEND_NAME = "claudebuild"  # registered under the entry point group doit.BACKEND
+
+
+def doit_config(build: Build) -> dict[str, Any]:
+    return {
+        "backend": BACKEND_NAME,
+        "dep_file": str(build.config.db_path),
+        "check_file_uptodate": XxhashChecker,
+        "par_type": "thread",
+        "default_tasks": ["analyze", "report"],
+        "verbosity": 2,
+    }
+
+
+def namespace(build: Build) -> dict[str, Any]:
+    return {"DOIT_CONFIG": doit_config(build), **build.task_creators()}
+
+
+def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
+    """For a user's dodo.py: the DOIT_CONFIG and task creators for the repository holding it."""
+    root = Path(dodo_file).resolve().parent
+    try:
+        build = Build(load_config(root, overrides))
+    except ClaudebuildError as error:
+        raise InvalidDodoFile(str(error)) from None
+    build.install_signal_handlers()
+    creators = build.task_creators()
+
+    def guarded(creator: Any) -> Any:
+        def task_creator() -> Any:
+            try:
+                result = creator()
+                if isinstance(result, dict):
+                    return result
+                items = list(result)
+            except ClaudebuildError as error:
+                raise InvalidDodoFile(str(error)) from None
+            return (item for item in items)  # doit wants a generator, not a list
+
+        task_creator.__name__ = creator.__name__
+        task_creator.__doc__ = creator.__doc__
+        return task_creator
+
+    return {"DOIT_CONFIG": doit_config(build), **{name: guarded(c) for name, c in creators.items()}}
+
+
+def run_doit(build: Build, argv: Sequence[str]) -> int:
+    """Run a doit command on this build's tasks; the user's doit.cfg cannot override ours."""
+    build.plan()  # discovery errors and the lock surface here, as clean one-line errors
+    previous = os.getcwd()
+    os.chdir(build.config.root)
+    try:
+        loader = ModuleTaskLoader(namespace(build))
+        return DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
+    finally:
+        os.chdir(previous)
+        build.lock.release()

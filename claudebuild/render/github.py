@@ -1,0 +1,144 @@
+"""GitHub Actions: workflow-command annotations plus a job summary with the full list.
+
+GitHub shows at most 10 annotations of each type (error, warning, notice) per step and
+silently drops the rest, so only the 10 most severe of each type are emitted and the
+complete list goes to `$GITHUB_STEP_SUMMARY` as Markdown. Model text is escaped so a
+title or message can never end the command early or start a command of its own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+
+from claudebuild.model import SEVERITIES, Finding
+from claudebuild.report import Report
+
+ANNOTATION_TYPES = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}
+"""claudebuild severity -> workflow command."""
+
+MAX_PER_TYPE = 10
+"""GitHub's limit of annotations of one type per step."""
+
+SUMMARY_LIMIT = 1_000_000
+"""Bytes; GitHub refuses a step summary over 1 MiB, so the table is cut (with a note) before that."""
+
+
+def escape_data(text: str) -> str:
+    """Escape the message part of a workflow command (after `::`)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a `key=value` property: data escaping plus `:` and `,`, which delimit properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    """One `::error file=…,line=…,endLine=…,title=…::message` line for `finding`."""
+    kind = ANNOTATION_TYPES[finding.severity]
+    properties = {
+        "file": finding.file,
+        "line": str(finding.line),
+        "endLine": str(max(finding.end_line, finding.line)),
+        "title": f"{finding.title} [{finding.category}]",
+    }
+    joined = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
+    return f"::{kind} {joined}::{escape_data(finding.message or finding.title)}"
+
+
+def _severity_order(finding: Finding) -> tuple[int, str, int]:
+    return SEVERITIES.index(finding.severity), finding.file, finding.line
+
+
+def selected(findings: tuple[Finding, ...]) -> list[Finding]:
+    """The findings that get an annotation: most severe first, at most `MAX_PER_TYPE` per type."""
+    used: dict[str, int] = {}
+    chosen: list[Finding] = []
+    for finding in sorted(findings, key=_severity_order):
+        kind = ANNOTATION_TYPES[finding.severity]
+        if used.get(kind, 0) < MAX_PER_TYPE:
+            used[kind] = used.get(kind, 0) + 1
+            chosen.append(finding)
+    return chosen
+
+
+def render(report: Report) -> str:
+    """Annotation lines for the workflow log; a plain note says how many were left to the summary."""
+    chosen = selected(report.findings)
+    lines = [annotation(finding) for finding in chosen]
+    left = len(report.findings) - len(chosen)
+    if left:
+        lines.append(f"claudebuild: {left} more findings not annotated (GitHub shows 10 per type); see the job summary")
+    if report.failed:
+        lines.append(f"claudebuild: {len(report.failed)} chunks failed and will be retried; see the job summary")
+    return "".join(line + "\n" for line in lines)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+"""Characters that could start emphasis, code, a link or a new table cell."""
+
+
+def markdown_text(text: str) -> str:
+    """Untrusted text as inert Markdown in one table cell: one line, HTML escaped, syntax escaped."""
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split())), quote=False)
+
+
+def _lines(finding: Finding) -> str:
+    return f"{finding.line}" if finding.end_line <= finding.line else f"{finding.line}–{finding.end_line}"
+
+
+def _finding_rows(findings: tuple[Finding, ...], budget: int) -> list[str]:
+    rows: list[str] = []
+    used = 0
+    for number, finding in enumerate(sorted(findings, key=_severity_order)):
+        row = (
+            f"| {finding.severity} | {markdown_text(finding.file)} | {_lines(finding)} | {markdown_text(finding.category)} "
+            f"| **{markdown_text(finding.title)}** {markdown_text(finding.message)} |"
+        )
+        used += len(row.encode()) + 1
+        if used > budget:
+            rows.append(f"\n_{len(findings) - number} more findings are not shown here (summary size limit); "
+                        "see the claudebuild report._")
+            break
+        rows.append(row)
+    return rows
+
+
+def render_step_summary(report: Report) -> str:
+    """Markdown for `$GITHUB_STEP_SUMMARY`: counts, every finding, failed and pending chunks."""
+    totals = report.totals()
+    lines = ["## claudebuild", ""]
+    lines += ["| " + " | ".join(SEVERITIES) + " | total |", "|" + "---:|" * (len(SEVERITIES) + 1)]
+    lines += ["| " + " | ".join(str(totals[s]) for s in SEVERITIES) + f" | {len(report.findings)} |", ""]
+    lines.append(
+        f"{report.chunks_total} chunks over {report.files_total} files: {report.fresh} analyzed now, "
+        f"{report.cached} from cache, {len(report.failed)} failed, {len(report.pending)} not analyzed. "
+        f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
+    )
+    lines.append("")
+    tail: list[str] = []
+    if report.failed:
+        tail += ["### Failed chunks", "", "| chunk | reason | message |", "|---|---|---|"]
+        tail += [f"| {markdown_text(f.chunk)} | {markdown_text(f.kind)} | {markdown_text(f.message[:500])} |"
+                 for f in report.failed]
+        tail.append("")
+    if report.pending:
+        tail += ["### Not analyzed yet", ""] + [f"- {markdown_text(chunk)}" for chunk in report.pending] + [""]
+    if report.findings:
+        lines += ["### Findings", "", "| severity | file | line | category | finding |", "|---|---|---:|---|---|"]
+        budget = SUMMARY_LIMIT - sum(len(line.encode()) + 1 for line in lines + tail)
+        lines += _finding_rows(report.findings, budget)
+        lines.append("")
+    return "\n".join(lines + tail)
+
+
+def write_step_summary(report: Report, env: Mapping[str, str]) -> bool:
+    """Append the summary to the file named by `GITHUB_STEP_SUMMARY`; False when not on GitHub Actions."""
+    path = env.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as summary:
+        summary.write(render_step_summary(report) + "\n")
+    return True

@@ -1,0 +1,184 @@
+"""A self-contained HTML report: one file, no network, no script, safe to open from CI artifacts.
+
+Titles, messages, quotes, categories, paths and chunk errors come from a model and are
+untrusted, so every one goes through `escape` (including in attributes and SVG labels);
+ids and classes are built only from indexes, fingerprints and the fixed severities. A
+Content-Security-Policy that allows no script and no remote resource backs this up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from itertools import groupby
+
+from claudebuild import __version__
+from claudebuild.fingerprint import unique_fingerprints
+from claudebuild.model import SEVERITIES, Finding
+from claudebuild.render.charts import Bar, bar_chart
+from claudebuild.render.html_style import CSS
+from claudebuild.report import FailedChunk, Report
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+
+def text(value: object) -> str:
+    """Any value as HTML text or attribute content."""
+    return escape(str(value), quote=True)
+
+
+def money(value: float) -> str:
+    return f"${value:,.4f}"
+
+
+def hit_rate(report: Report) -> str:
+    """Cached chunks as a share of the chunks that have a result (fresh + cached)."""
+    have = report.fresh + report.cached
+    return f"{report.cached / have:.0%}" if have else "–"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _badge(severity: str, label: str = "") -> str:
+    return f'<span class="badge sev-{text(severity)}">{text(label or severity)}</span>'
+
+
+def _card(title: str, big: str, sub: str = "") -> str:
+    """A summary card; its arguments are markup made here, never model text."""
+    return (f'<div class="card"><span class="sub">{title}</span><span class="big">{big}</span>'
+            f'<span class="sub">{sub}</span></div>')
+
+
+def summary_cards(report: Report) -> str:
+    totals = report.totals()
+    pills = "".join(_badge(s, f"{totals[s]} {s}") for s in SEVERITIES if totals[s])
+    cards = [
+        _card("Findings", str(len(report.findings)), f'<span class="pills">{pills}</span>'),
+        _card("Chunks", str(report.chunks_total),
+              f"{report.fresh} fresh · {report.cached} cached · {len(report.failed)} failed · {len(report.pending)} pending"),
+        _card("Cache hit rate", hit_rate(report), f"{report.cached} of {report.fresh + report.cached} chunks from cache"),
+        _card("Cost this run", money(report.cost_this_run), f"{money(report.cost_total)} for all results"),
+        _card("Saved by cache", money(report.cost_saved), f"{report.files_total} files analyzed"),
+        _card("Tokens", f"{report.input_tokens + report.output_tokens:,}",
+              f"{report.input_tokens:,} in · {report.output_tokens:,} out"),
+    ]
+    return f'<section class="cards">{"".join(cards)}</section>'
+
+
+def charts(report: Report, file_ids: dict[str, str]) -> str:
+    totals = report.totals()
+    severity = [Bar(s, totals[s], str(totals[s]), f"sev-{s}") for s in SEVERITIES]
+    cost = [Bar("this run", report.cost_this_run, money(report.cost_this_run), "cost"),
+            Bar("saved by cache", report.cost_saved, money(report.cost_saved), "saved")]
+    per_file: dict[str, int] = {}
+    for finding in report.findings:
+        per_file[finding.file] = per_file.get(finding.file, 0) + 1
+    top = sorted(per_file.items(), key=lambda item: (-item[1], item[0]))[:10]
+    files = [Bar(path, count, str(count), "file", f"#{file_ids[path]}") for path, count in top]
+    note = (f'<p class="note">{report.cached} of {report.fresh + report.cached} chunks came from the cache '
+            f"({hit_rate(report)}); all stored results cost {money(report.cost_total)} in total.</p>")
+    figures = [
+        ("Findings by severity", bar_chart("Findings by severity", severity)),
+        ("Cost: this run vs saved by the cache",
+         bar_chart("Cost this run and saved by the cache", cost, label_width=110) + note),
+    ]
+    body = "".join(f"<figure><figcaption>{caption}</figcaption>{svg}</figure>" for caption, svg in figures)
+    wide = bar_chart("Files with the most findings", files, label_width=420, width=1100)
+    body += f'<figure class="wide"><figcaption>Files with the most findings (top 10)</figcaption>{wide}</figure>'
+    return f'<section class="charts">{body}</section>'
+
+
+def _lines(finding: Finding) -> str:
+    return f"line {finding.line}" if finding.end_line <= finding.line else f"lines {finding.line}–{finding.end_line}"
+
+
+def finding_html(finding: Finding, fingerprint: str) -> str:
+    quote = f"<pre><code>{text(finding.quote)}</code></pre>" if finding.quote else ""
+    message = f'<p class="message">{text(finding.message)}</p>' if finding.message else ""
+    return (
+        f'<article class="finding sev-{text(finding.severity)}" id="f-{fingerprint}">'
+        f'<div class="head">{_badge(finding.severity)}<h3 class="title">{text(finding.title)}</h3>'
+        f'<span class="where">{_lines(finding)}</span><span class="category mono">{text(finding.category)}</span>'
+        f'<a class="id mono" href="#f-{fingerprint}" title="fingerprint">{fingerprint}</a></div>'
+        f"{message}{quote}</article>"
+    )
+
+
+def _severity_filter(report: Report) -> str:
+    totals = report.totals()
+    boxes = "".join(
+        f'<label><input type="checkbox" id="show-{s}" checked> {_badge(s)} {totals[s]}</label>' for s in SEVERITIES
+    )
+    return f'<div class="filter" role="group" aria-label="Show severities">Show: {boxes}</div>'
+
+
+def findings_section(report: Report, file_ids: dict[str, str]) -> str:
+    if not report.findings:
+        return '<h2>Findings</h2><p class="empty-state">No findings.</p>'
+    pairs = sorted(zip(report.findings, unique_fingerprints(report.findings)),
+                   key=lambda pair: (pair[0].file, SEVERITIES.index(pair[0].severity), pair[0].line))
+    blocks = []
+    for path, group in groupby(pairs, key=lambda pair: pair[0].file):
+        items = list(group)
+        counts = " · ".join(f"{sum(f.severity == s for f, _ in items)} {s}" for s in SEVERITIES
+                            if any(f.severity == s for f, _ in items))
+        blocks.append(
+            f'<details class="file" id="{file_ids[path]}" open><summary><span class="path mono">{text(path)}</span>'
+            f'<span class="count">{_plural(len(items), "finding")} · {counts}</span></summary>'
+            + "".join(finding_html(finding, fingerprint) for finding, fingerprint in items)
+            + "</details>"
+        )
+    return f'<h2>Findings</h2>{_severity_filter(report)}{"".join(blocks)}'
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: int = -1) -> str:
+    head = "".join(f'<th class="num">{h}</th>' if i == numeric else f"<th>{h}</th>" for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if i == numeric else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _failed_row(failed: FailedChunk) -> list[str]:
+    files = "<br>".join(f'<span class="mono">{text(path)}</span>' for path in failed.files)
+    return [f'<span class="mono">{text(failed.chunk)}</span>', text(failed.kind), text(failed.message), files]
+
+
+def problems_section(report: Report) -> str:
+    """Failed and pending chunks, skipped files and rejected findings: what the findings do not cover."""
+    parts = []
+    if report.failed:
+        parts.append("<h2>Failed chunks</h2><p class=\"meta\">Not cached; analyzed again on the next run.</p>")
+        parts.append(_table(["chunk", "reason", "message", "files"], [_failed_row(f) for f in report.failed]))
+    if report.pending:
+        parts.append("<h2>Not analyzed yet</h2>")
+        parts.append(_table(["chunk"], [[f'<span class="mono">{text(chunk)}</span>'] for chunk in report.pending]))
+    if report.skipped_files:
+        parts.append("<h2>Skipped files</h2>")
+        parts.append(_table(["reason", "files"], [[text(r), str(n)] for r, n in report.skipped_files.items()], numeric=1))
+    if report.rejected:
+        parts.append("<h2>Rejected findings</h2><p class=\"meta\">Findings that pointed outside what was sent; dropped.</p>")
+        parts.append(_table(["reason", "findings"], [[text(r), str(n)] for r, n in report.rejected.items()], numeric=1))
+    return "".join(parts)
+
+
+def render(report: Report) -> str:
+    file_ids = {path: f"file-{number}" for number, path in enumerate(sorted({f.file for f in report.findings}))}
+    run = f" · run <span class=\"mono\">{text(report.run_id)}</span>" if report.run_id else ""
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>claudebuild report</title><style>{CSS}</style></head>\n<body>"
+        f'<header><h1>claudebuild report</h1><p class="meta">{_plural(len(report.findings), "finding")} '
+        f"over {_plural(report.files_total, 'file')}{run}</p></header>\n"
+        f"<main>{summary_cards(report)}{charts(report, file_ids)}\n{findings_section(report, file_ids)}\n"
+        f"{problems_section(report)}</main>\n"
+        f'<footer>Generated by claudebuild {text(__version__)}. Model-written text is shown as plain text.</footer>'
+        "</body></html>\n"
+    )

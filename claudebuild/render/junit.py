@@ -1,0 +1,79 @@
+"""JUnit XML, for CI systems that only understand test reports (Jenkins, GitLab, Azure, …).
+
+Each finding is a failing test case named by its fingerprint, so CI's "new failure" and
+"fixed" tracking follows a finding across runs even when its line moves. Failed chunks
+are errors (the analysis itself broke), pending chunks are skipped tests. ElementTree
+escapes markup, but not characters XML 1.0 forbids (NUL, ESC, lone surrogates), which a
+model can still produce, so those are replaced first.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from itertools import groupby
+
+from claudebuild.fingerprint import unique_fingerprints
+from claudebuild.model import Finding
+from claudebuild.report import Report
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` with characters XML 1.0 cannot carry shown as `\\xNN` / `\\uNNNN`."""
+    return _NOT_XML.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+def _element(parent: ET.Element, tag: str, text: str = "", **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {key: xml_text(value) for key, value in attributes.items()})
+    if text:
+        element.text = xml_text(text)
+    return element
+
+
+def _failure_text(finding: Finding) -> str:
+    where = f"{finding.file}:{finding.line}" + (f"-{finding.end_line}" if finding.end_line > finding.line else "")
+    parts = [f"{where}: {finding.severity} [{finding.category}] {finding.title}", finding.message]
+    if finding.quote:
+        parts.append(finding.quote)
+    return "\n\n".join(part for part in parts if part)
+
+
+def _file_suite(root: ET.Element, path: str, pairs: list[tuple[Finding, str]]) -> None:
+    suite = _element(root, "testsuite", name=path, tests=str(len(pairs)), failures=str(len(pairs)), errors="0", skipped="0")
+    for finding, fingerprint in pairs:
+        case = _element(suite, "testcase", name=f"{finding.category} [{fingerprint}]", classname=path,
+                        file=path, line=str(finding.line))
+        _element(case, "failure", _failure_text(finding), message=finding.title, type=finding.severity)
+
+
+def _tool_suite(root: ET.Element, report: Report) -> None:
+    """Failed chunks (errors) and pending ones (skipped); a single passing case when all is clean."""
+    cases = len(report.failed) + len(report.pending)
+    clean = cases == 0 and not report.findings
+    suite = _element(root, "testsuite", name="claudebuild", tests=str(max(cases, int(clean))), failures="0",
+                     errors=str(len(report.failed)), skipped=str(len(report.pending)))
+    for failed in report.failed:
+        case = _element(suite, "testcase", name=f"chunk {failed.chunk}", classname="claudebuild")
+        text = failed.message + "\n\nfiles:\n" + "\n".join(failed.files)
+        _element(case, "error", text, message=failed.message[:500], type=failed.kind)
+    for chunk in report.pending:
+        case = _element(suite, "testcase", name=f"chunk {chunk}", classname="claudebuild")
+        _element(case, "skipped", message="not analyzed yet")
+    if clean:
+        _element(suite, "testcase", name="no findings", classname="claudebuild")
+
+
+def render(report: Report) -> str:
+    failures = len(report.findings)
+    root = ET.Element("testsuites", {"name": "claudebuild", "failures": str(failures), "errors": str(len(report.failed))})
+    pairs = sorted(zip(report.findings, unique_fingerprints(report.findings)), key=lambda pair: pair[0].file)
+    for path, group in groupby(pairs, key=lambda pair: pair[0].file):
+        _file_suite(root, path, list(group))
+    if report.failed or report.pending or not report.findings:
+        _tool_suite(root, report)
+    tests = sum(int(suite.get("tests", "0")) for suite in root)
+    root.set("tests", str(tests))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,196 @@
+"""Aggregate: every chunk's stored result -> one `Report` (pure).
+
+Models invent paths and line numbers, so every finding is checked against what
+was actually sent in its chunk: the file must be one of the chunk's files (no
+absolute paths, no `..`), the line must exist in the range that was shown.
+Rejected findings are counted by reason, never shown as-is. Results of chunks
+that no longer exist are ignored here (and deleted from the DB by the caller).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile
+
+MAX_TEXT = 4_000
+
+
+@dataclass(frozen=True)
+class FailedChunk:
+    chunk: str
+    kind: str
+    message: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    failed: tuple[FailedChunk, ...]
+    pending: tuple[str, ...]
+    skipped_files: Mapping[str, int]
+    rejected: Mapping[str, int]
+    chunks_total: int
+    files_total: int
+    fresh: int
+    cached: int
+    cost_this_run: float
+    cost_saved: float
+    cost_total: float
+    input_tokens: int
+    output_tokens: int
+    run_id: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        counts = {severity: 0 for severity in SEVERITIES}
+        for finding in self.findings:
+            counts[finding.severity] += 1
+        return counts
+
+
+def build_report(
+    chunks: Sequence[Chunk],
+    results: Mapping[str, ChunkResult],
+    discovery: Discovery,
+    *,
+    run_id: str,
+    min_severity: str = "info",
+    stale: frozenset[str] = frozenset(),
+) -> Report:
+    """`results` maps chunk id -> stored result; chunks without one, or whose result no longer
+    matches their files or settings (`stale`), are pending and contribute no findings."""
+    findings: list[Finding] = []
+    failed: list[FailedChunk] = []
+    pending: list[str] = []
+    rejected: dict[str, int] = {}
+    fresh = cached = 0
+    cost_this_run = cost_saved = cost_total = 0.0
+    input_tokens = output_tokens = 0
+    threshold = SEVERITIES.index(min_severity)
+    for chunk in chunks:
+        result = results.get(chunk.id)
+        if result is None or (chunk.id in stale and result.status == "ok"):
+            pending.append(chunk.id)
+            continue
+        this_run = result.run_id == run_id
+        cost_total += result.cost_usd
+        input_tokens += result.input_tokens
+        output_tokens += result.output_tokens
+        if this_run:
+            cost_this_run += result.cost_usd
+        if result.status != "ok":
+            failed.append(FailedChunk(chunk.id, result.error_kind or "error", result.error or "failed", chunk.paths))
+            continue
+        if this_run:
+            fresh += 1
+        else:
+            cached += 1
+            cost_saved += result.cost_usd
+        for raw in result.raw_findings:
+            finding, reason = validate_finding(raw, chunk, result.sent)
+            if finding is None:
+                rejected[reason] = rejected.get(reason, 0) + 1
+            elif SEVERITIES.index(finding.severity) <= threshold:
+                findings.append(finding)
+    return Report(
+        findings=tuple(deduplicate(findings)),
+        failed=tuple(failed),
+        pending=tuple(pending),
+        skipped_files=discovery.skipped_by_reason(),
+        rejected=dict(sorted(rejected.items())),
+        chunks_total=len(chunks),
+        files_total=len(discovery.files),
+        fresh=fresh,
+        cached=cached,
+        cost_this_run=round(cost_this_run, 6),
+        cost_saved=round(cost_saved, 6),
+        cost_total=round(cost_total, 6),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        run_id=run_id,
+    )
+
+
+def normalize_path(path: str) -> str | None:
+    """Repo-relative POSIX path, or None for anything that could point outside the repo."""
+    text = path.strip().replace("\\", "/")
+    if not text or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        return None
+    while text.startswith("./"):
+        text = text[2:]
+    normal = posixpath.normpath(text)
+    if normal.startswith("../") or normal == ".." or normal == ".":
+        return None
+    if any(part == ".." for part in text.split("/")):
+        return None
+    return normal
+
+
+def validate_finding(raw: Mapping[str, Any], chunk: Chunk, sent: Iterable[SentFile]) -> tuple[Finding | None, str]:
+    """A `Finding` if the raw one is well-formed and points into what was sent, else the reason."""
+    path = raw.get("file")
+    if not isinstance(path, str):
+        return None, "malformed"
+    normal = normalize_path(path)
+    if normal is None:
+        return None, "path-outside-repo"
+    if normal not in chunk.paths:
+        return None, "file-not-in-chunk"
+    ranges = [(item.start_line, item.end_line) for item in sent if item.path == normal]
+    line = raw.get("line")
+    if not isinstance(line, int) or isinstance(line, bool):
+        return None, "malformed"
+    if not any(start <= line <= end for start, end in ranges):
+        return None, "line-out-of-range"
+    end_line = raw.get("end_line")
+    range_end = max(end for start, end in ranges if start <= line <= end)
+    if not isinstance(end_line, int) or isinstance(end_line, bool) or end_line < line:
+        end_line = line
+    end_line = min(end_line, range_end)
+    severity = str(raw.get("severity") or "").lower()
+    if severity not in SEVERITIES:
+        return None, "malformed"
+    title = _text(raw.get("title"))
+    if not title:
+        return None, "malformed"
+    return (
+        Finding(
+            file=normal,
+            line=line,
+            end_line=end_line,
+            severity=severity,
+            category=_text(raw.get("category")) or "general",
+            title=title,
+            message=_text(raw.get("message")),
+            quote=_text(raw.get("quote")),
+            chunk=chunk.id,
+        ),
+        "",
+    )
+
+
+def _text(value: Any) -> str:
+    return value.strip()[:MAX_TEXT] if isinstance(value, str) else ""
+
+
+def sort_key(finding: Finding) -> tuple[Any, ...]:
+    return (finding.file, finding.line, SEVERITIES.index(finding.severity), finding.category, finding.title)
+
+
+def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per (file, line, category), keeping the most severe; sorted by file and line."""
+    best: dict[tuple[str, int, str], Finding] = {}
+    for finding in sorted(findings, key=sort_key):
+        key = (finding.file, finding.line, finding.category.lower())
+        if key not in best:
+            best[key] = finding
+    return sorted(best.values(), key=sort_key)
+
+
+def exit_status(report: Report, *, fail_on_error: bool) -> int:
+    """1 when chunks failed (and the policy says so), else 0; findings gate in `--fail-on`."""
+    return 1 if fail_on_error and report.failed else 0

@@ -1,0 +1,137 @@
+"""Chunk results in doit's database, durable the moment each chunk finishes.
+
+doit keeps its DB in memory and writes it when the run ends, so kill -9 or a CI
+timeout would lose every result of the run. `DurableSqliteDB` is doit's sqlite3
+backend with one change: a task's row is committed as soon as doit has saved
+the task (the `deps:` key is the last one `save_success` writes). It is
+registered as the doit backend plugin `claudebuild` (see pyproject.toml), so
+plain `doit` uses it too. The readers below open the same file separately.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import orjson
+from doit.dependency import SqliteDB
+
+from claudebuild.errors import ClaudebuildError
+from claudebuild.hashing import digest_json
+from claudebuild.model import ChunkResult, SentFile
+
+ANALYZE_PREFIX = "analyze:"
+BUSY_TIMEOUT_S = 30.0
+
+
+class DurableSqliteDB(SqliteDB):
+    """doit's sqlite3 backend, committing each task's row when doit saves it."""
+
+    desc = "sqlite3, committed per task (claudebuild)"
+
+    def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        super().__init__(name, codec, module_name=module_name)
+
+    def _sqlite3(self, name: str) -> sqlite3.Connection:
+        conn = super()._sqlite3(name)
+        try:
+            conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("pragma journal_mode = wal")
+            conn.execute("pragma synchronous = normal")
+        except sqlite3.DatabaseError as error:
+            raise ClaudebuildError(f"{name} is not a usable database ({error}): delete it to start a fresh cache") from error
+        return conn
+
+    def set(self, task_id: str, dependency: str, value: Any) -> None:
+        if dependency == "result:" and isinstance(value, dict):
+            value = digest_json(value)  # the values are stored once already, under _values_:
+        super().set(task_id, dependency, value)
+        if dependency == "deps:":
+            self._commit_task(task_id)
+
+    def _commit_task(self, task_id: str) -> None:
+        with self._write_lock:
+            self._conn.execute(
+                "insert or replace into doit values (?,?)", (task_id, self.codec.encode(self._cache[task_id]))
+            )
+            self._conn.commit()
+            self._dirty.discard(task_id)
+
+    def remove(self, task_id: str) -> None:
+        with self._write_lock:
+            super().remove(task_id)
+            self._conn.commit()
+
+    def remove_all(self) -> None:
+        with self._write_lock:
+            super().remove_all()
+            self._conn.commit()
+
+
+def _connect(db_path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_S)
+    conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    return conn
+
+
+def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The stored values of analyze tasks (all of them, or the named ones)."""
+    if not db_path.exists():
+        return {}
+    wanted = set(task_names) if task_names is not None else None
+    values: dict[str, dict[str, Any]] = {}
+    try:
+        conn = _connect(db_path)
+        try:
+            rows = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise ClaudebuildError(f"cannot read {db_path} ({error}): delete it to start a fresh cache") from error
+    for task_id, data in rows:
+        if wanted is not None and task_id not in wanted:
+            continue
+        try:
+            task_data = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue  # a row doit itself could not use either; the chunk simply reruns
+        stored = task_data.get("_values_:") if isinstance(task_data, dict) else None
+        if isinstance(stored, dict) and stored:
+            values[task_id] = stored
+    return values
+
+
+def drop_stale_tasks(db_path: Path, current: Iterable[str]) -> list[str]:
+    """Delete rows of analyze tasks that no longer exist (files deleted or re-chunked)."""
+    if not db_path.exists():
+        return []
+    keep = set(current)
+    conn = _connect(db_path)
+    try:
+        names = [row[0] for row in conn.execute("select task_id from doit where task_id like 'analyze:%'")]
+        stale = [name for name in names if name not in keep]
+        conn.executemany("delete from doit where task_id = ?", [(name,) for name in stale])
+        conn.commit()
+    finally:
+        conn.close()
+    return stale
+
+
+_RESULT_FIELDS = {f.name for f in fields(ChunkResult)}
+
+
+def result_to_values(result: ChunkResult) -> dict[str, Any]:
+    """A JSON round trip, so doit can always encode what it stores."""
+    return orjson.loads(orjson.dumps(asdict(result)))
+
+
+def values_to_result(values: dict[str, Any]) -> ChunkResult:
+    known = {key: value for key, value in values.items() if key in _RESULT_FIELDS}
+    known["raw_findings"] = tuple(item for item in known.get("raw_findings") or () if isinstance(item, dict))
+    known["sent"] = tuple(SentFile(**item) for item in known.get("sent") or () if isinstance(item, dict))
+    return ChunkResult(**known)

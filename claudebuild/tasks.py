@@ -1,0 +1,81 @@
+"""Chunks -> doit task dicts: `analyze:<chunk-id>` per chunk, the `analyze` group, and `report`.
+
+A chunk is up to date only when (a) doit's xxhash checker sees its files
+unchanged, (b) `config_changed` sees the same answer key (prompt, schema,
+model, flags, prompt version), and (c) its stored value is an "ok" result
+whose recorded hashes match the files now. (c) reruns failed chunks and
+catches a file edited while its chunk was being analyzed: doit records the
+file's state after the action, but the result belongs to the bytes sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Sequence
+
+from doit.tools import config_changed
+
+from claudebuild.hashing import ContentHasher
+from claudebuild.model import Chunk
+
+ANALYZE = "analyze"
+REPORT = "report"
+
+
+def analyze_task_name(chunk_id: str) -> str:
+    return f"{ANALYZE}:{chunk_id}"
+
+
+def result_is_current(root: str, hasher: ContentHasher, answer_digest: str) -> Callable[[Any, dict[str, Any]], bool]:
+    """doit `uptodate` callable: the stored result is ok, made with these settings, from the files as they are now."""
+
+    def uptodate(task: Any, values: dict[str, Any]) -> bool:
+        if values.get("status") != "ok" or values.get("answer_digest") != answer_digest:
+            return False
+        sent = values.get("sent") or []
+        if not sent:
+            return False
+        try:
+            return all(hasher.hash_file(f"{root}/{item['path']}") == item["hash"] for item in sent)
+        except (OSError, KeyError, TypeError):
+            return False
+
+    return uptodate
+
+
+def describe(chunk: Chunk) -> str:
+    shown = ", ".join(chunk.paths[:3])
+    more = len(chunk.paths) - 3
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def analyze_tasks(
+    chunks: Sequence[Chunk],
+    *,
+    answer_key: dict[str, Any],
+    action_for: Callable[[Chunk], Callable[[], Any]],
+    uptodate: Callable[[Any, dict[str, Any]], bool],
+) -> Iterator[dict[str, Any]]:
+    """The body of `task_analyze`: the group's doc first, then one subtask per chunk."""
+    yield {"basename": ANALYZE, "name": None, "doc": "analyze every chunk with claude -p (cached by content)"}
+    for chunk in chunks:
+        yield {
+            "name": chunk.id,
+            "actions": [action_for(chunk)],
+            "file_dep": list(chunk.paths),
+            "uptodate": [config_changed(answer_key), uptodate],
+            "doc": describe(chunk),
+            "io": {"capture": False},
+            "verbosity": 2,
+        }
+
+
+def report_task(action: Callable[[], Any]) -> dict[str, Any]:
+    """Always runs (it is cheap) and after every chunk, so it sees fresh and cached results."""
+    return {
+        "actions": [action],
+        "task_dep": [ANALYZE],
+        "uptodate": [False],
+        "doc": "merge every chunk's result into .claudebuild/report.{json,md}",
+        "io": {"capture": False},
+        "verbosity": 2,
+    }

@@ -1,0 +1,78 @@
+"""Results are durable per chunk, readable from outside doit, and garbage-collected."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from doit.dependency import Dependency, JSONCodec
+from doit.task import Task
+
+from claudebuild.content_checker import XxhashChecker
+from claudebuild.model import ChunkResult, SentFile
+from claudebuild.store import DurableSqliteDB, drop_stale_tasks, read_task_values, result_to_values, values_to_result
+
+
+def save(dep: Dependency, name: str, values: dict, file_dep: list[str] | None = None) -> None:
+    task = Task(name, None, file_dep=file_dep or [])
+    task.values = values
+    task.result = values
+    dep.save_success(task)
+
+
+def test_a_saved_task_is_on_disk_before_doit_closes_the_db(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    save(dep, "analyze:a", {"status": "ok"})
+    assert read_task_values(db) == {"analyze:a": {"status": "ok"}}  # dep.close() never called, as after kill -9
+
+
+def test_dict_results_are_not_stored_twice(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    save(dep, "analyze:a", {"status": "ok", "raw_findings": [{"x": "y" * 1000}]})
+    assert isinstance(dep._get("analyze:a", "result:"), str)
+
+
+def test_removing_a_task_is_committed_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    save(dep, "analyze:a", {"status": "ok"})
+    dep.remove("analyze:a")
+    assert read_task_values(db) == {}
+
+
+def test_stale_tasks_are_dropped_and_current_ones_kept(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    for name in ("analyze:keep", "analyze:gone", "report"):
+        save(dep, name, {"status": "ok"})
+    assert drop_stale_tasks(db, ["analyze:keep"]) == ["analyze:gone"]
+    assert set(read_task_values(db)) == {"analyze:keep"}
+
+
+def test_a_chunk_result_survives_the_round_trip() -> None:
+    result = ChunkResult(chunk="a", status="ok", raw_findings=({"file": "a"},), sent=(SentFile("a", "h", 1, 2, 2),))
+    assert values_to_result(result_to_values(result)) == result
+
+
+def test_the_checker_sees_an_edit_that_restores_mtime_and_size(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    checker = XxhashChecker()
+    state = checker.get_state(str(path), None)
+    stat = path.stat()
+    time.sleep(0.01)
+    path.write_text("x = 2\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert checker.check_modified(str(path), path.stat(), state)
+
+
+def test_the_checker_ignores_a_touch_that_keeps_the_content(tmp_path: Path) -> None:
+    path = tmp_path / "a.py"
+    path.write_text("x = 1\n")
+    checker = XxhashChecker()
+    state = checker.get_state(str(path), None)
+    os.utime(path, (1, 1))
+    assert not checker.check_modified(str(path), path.stat(), state)
