@@ -33,16 +33,44 @@ class PendingChunk:
     estimate_usd: float
 
 
-def price_estimate(model: str, size: int) -> float:
+def _prices(model: str) -> tuple[float, float]:
     family = next((name for name in PRICES_PER_MTOK if name in model.lower()), "opus")
-    input_price, output_price = PRICES_PER_MTOK[family]
+    return PRICES_PER_MTOK[family]
+
+
+def price_per_byte(model: str) -> float:
+    return _prices(model)[0] / 1_000_000 / BYTES_PER_TOKEN
+
+
+def price_estimate(model: str, size: int) -> float:
+    input_price, output_price = _prices(model)
     tokens_in = size / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
     return (tokens_in * input_price + EXPECTED_OUTPUT_TOKENS * output_price) / 1_000_000
 
 
-def estimate(model: str, size: int, past_cost: float | None, past_size: int | None) -> float:
+@dataclass(frozen=True)
+class CostHistory:
+    """Past (cost, bytes sent) of successful calls, to estimate the fixed part of a call."""
+
+    samples: tuple[tuple[float, int], ...] = ()
+
+    def fixed_cost(self, model: str) -> float | None:
+        """Median cost of a call beyond its content's input tokens (prompt, schema, output)."""
+        per_byte = price_per_byte(model)
+        fixed = sorted(max(0.0, cost - size * per_byte) for cost, size in self.samples if cost > 0)
+        return fixed[len(fixed) // 2] if fixed else None
+
+
+def estimate(model: str, size: int, past_cost: float | None, past_size: int | None,
+             history: CostHistory = CostHistory()) -> float:
+    """The same chunk's last cost adjusted for its size change; else this repo's typical
+    fixed cost plus the content; else list prices."""
+    per_byte = price_per_byte(model)
     if past_cost and past_size:
-        return past_cost * max(size, 1) / max(past_size, 1)
+        return max(past_cost * 0.5, past_cost + (size - past_size) * per_byte)
+    fixed = history.fixed_cost(model)
+    if fixed is not None:
+        return fixed + size * per_byte
     return price_estimate(model, size)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, TextIO
 from doit.exceptions import TaskFailed
 
 from claudebuild.analyze import AnalysisContext, analyze_chunk
-from claudebuild.budget import PendingChunk, estimate, prioritise
+from claudebuild.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.calllog import CallLog
 from claudebuild.chunk import make_chunks
 from claudebuild.claude import ClaudeRunner
@@ -37,6 +37,9 @@ from claudebuild.store import drop_stale_tasks, read_task_values, result_to_valu
 from claudebuild.tasks import analyze_task_name, analyze_tasks, report_task, result_is_current
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.atomic_write import write_atomic
+
+OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
+"""claudebuild's own settings are not code to review."""
 
 RENDERERS = {"json": ("report.json", json_report.render), "md": ("report.md", markdown.render)}
 
@@ -89,9 +92,10 @@ class Build:
         """Discover and chunk once per process; takes the state lock first."""
         if self._plan is None:
             self.lock.acquire()
-            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=self.config.ignore)
+            ignore = (*OWN_FILES, *self.config.ignore)
+            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore)
             chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
-            self._plan = Plan(discovery, chunks)
+            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks)
         return self._plan
 
     # -- doit namespace ---------------------------------------------------
@@ -155,14 +159,17 @@ class Build:
         stored = read_task_values(self.config.db_path, names)
         sizes = {file.path: file.size for file in plan.discovery.files}
         is_current = result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest)
+        results = {name: values_to_result(values) for name, values in stored.items()}
+        history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
         pending: list[PendingChunk] = []
         for name, chunk in names.items():
             values = stored.get(name)
             if values and is_current(None, values):
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
-            past = values_to_result(values) if values else None
-            cost = estimate(self.config.model, size, past.cost_usd if past else None, past.bytes_sent if past else None)
+            past = results.get(name)
+            cost = estimate(self.config.model, size, past.cost_usd if past else None,
+                            past.bytes_sent if past else None, history)
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
         return prioritise(pending)
 
@@ -206,6 +213,13 @@ class Build:
     def _say(self, text: str) -> None:
         with self._print_lock:
             print(text, file=self.out, flush=True)
+
+
+def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:
+    """Our own state directory is not a file the user skipped; leave it out of the counts."""
+    own = state_dir.strip("/")
+    skipped = tuple(item for item in discovery.skipped if item.path.rstrip("/") != own and not item.path.startswith(own + "/"))
+    return Discovery(discovery.files, skipped)
 
 
 def _chunk_line(chunk_id: str, status: str, findings: int, cost: float, duration_ms: int, error: str) -> str:
