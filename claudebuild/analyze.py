@@ -21,7 +21,7 @@ from claudebuild.claude import CallOutcome, ClaudeCall, ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
-from claudebuild.prompt import Payload, build_instructions, build_payload, findings_schema_json
+from claudebuild.prompt import ContentSource, Payload, WorkingTree, build_instructions, build_payload, findings_schema_json
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
@@ -41,9 +41,14 @@ class AnalysisContext:
     run_id: str
     call_log: CallLog
     answer_digest: str = ""
+    source: ContentSource | None = None
     budget: Budget | None = None
     tokens: TokenBucket | None = None
     estimates: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            self.source = WorkingTree(self.config.root, self.hasher)
 
     @property
     def session_cwd(self) -> Path:
@@ -122,7 +127,7 @@ MAX_SPLIT_DEPTH = 4
 def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int) -> list[_Piece]:
     """One call for these parts; on 413 / prompt-too-long, halves analyzed separately."""
     piece = Chunk(chunk.id, parts)
-    payload = build_payload(context.config.root, piece, context.hasher)
+    payload = build_payload(piece, context.source)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
         return [_Piece(payload.sent, len(payload.text.encode()), outcome, attempts, spent)]

@@ -13,6 +13,8 @@ import secrets
 import signal
 import sys
 import threading
+
+import xxhash
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, TextIO
@@ -31,17 +33,38 @@ from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.lock import StateLock
 from claudebuild.model import Chunk, Discovery
 from claudebuild.prompt import answer_key
-from claudebuild.render import json_report, markdown, terminal
-from claudebuild.report import Report, build_report
+from claudebuild.render import github, terminal
+from claudebuild.render.formats import FORMATS
+from claudebuild.report import Report, build_report, exit_status
 from claudebuild.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
-from claudebuild.tasks import analyze_task_name, analyze_tasks, report_task, result_is_current
+from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.atomic_write import write_atomic
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
 """claudebuild's own settings are not code to review."""
 
-RENDERERS = {"json": ("report.json", json_report.render), "md": ("report.md", markdown.render)}
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Job K of N in CI: a chunk belongs to the shard its id hashes to, whatever else changes."""
+
+    index: int  # 1-based
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ClaudebuildError(f"--shard must look like K/N (e.g. 2/4), got {text!r}") from None
+        if not 1 <= index <= count:
+            raise ClaudebuildError(f"--shard {text}: K must be between 1 and N")
+        return cls(index, count)
+
+    def holds(self, chunk_id: str) -> bool:
+        return xxhash.xxh3_64_intdigest(chunk_id.encode()) % self.count == self.index - 1
 
 
 @dataclass(frozen=True)
@@ -66,8 +89,10 @@ def claude_environment(config: Config, base: dict[str, str] | None = None) -> di
 
 
 class Build:
-    def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None) -> None:
+    def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None,
+                 shard: Shard | None = None) -> None:
         self.config = config
+        self.shard = shard
         self.out = out or sys.stdout
         self.run_id = new_run_id()
         self.runner = runner or ClaudeRunner(config.claude_bin, claude_environment(config))
@@ -84,6 +109,7 @@ class Build:
         if config.tpm:
             self.context.tokens = TokenBucket(config.tpm)
         self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
+        self.is_current = result_is_current(working_tree_hash(str(config.root), DEFAULT_HASHER), self.context.answer_digest)
         self._plan: Plan | None = None
         self._print_lock = threading.Lock()
 
@@ -95,6 +121,8 @@ class Build:
             ignore = (*OWN_FILES, *self.config.ignore)
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore)
             chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
+            if self.shard is not None:
+                chunks = tuple(chunk for chunk in chunks if self.shard.holds(chunk.id))
             self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks)
         return self._plan
 
@@ -106,7 +134,7 @@ class Build:
                 self.plan().chunks,
                 answer_key=answer_key(self.config),
                 action_for=self._analyze_action,
-                uptodate=result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest),
+                uptodate=self.is_current,
             )
 
         def task_report() -> Any:
@@ -117,6 +145,11 @@ class Build:
 
     def _analyze_action(self, chunk: Chunk) -> Callable[[], Any]:
         def action() -> Any:
+            name = analyze_task_name(chunk.id)
+            previous = read_task_values(self.config.db_path, [name]).get(name)
+            if previous and self.current(chunk, previous):
+                self._say(f"   reuse {chunk.id}  (stored result matches these files)")
+                return previous
             try:
                 result = analyze_chunk(self.context, chunk)
             except RunAborted as aborted:
@@ -126,8 +159,7 @@ class Build:
                 return TaskFailed(str(error))
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 self._say(f"   SKIP  {chunk.id}  (run budget reached)")
-                name = analyze_task_name(chunk.id)
-                return read_task_values(self.config.db_path, [name]).get(name, {})
+                return previous or {}
             self._say(_chunk_line(chunk.id, result.status, len(result.raw_findings), result.cost_usd, result.duration_ms, result.error))
             return result_to_values(result)
 
@@ -137,8 +169,12 @@ class Build:
     def _report_action(self) -> Any:
         report, paths = self.publish()
         self._say(terminal.render(report, paths=paths))
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            self._say(github.render(report))
         if report.failed and self.config.fail_on_error:
             return TaskFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
+        if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on):
+            return TaskFailed(f"findings at or above {self.config.fail_on!r}; see {paths[-1] if paths else 'the report'}")
         return None
 
     # -- results ----------------------------------------------------------
@@ -147,10 +183,15 @@ class Build:
         names = {analyze_task_name(chunk.id): chunk.id for chunk in plan.chunks}
         stored = read_task_values(self.config.db_path, names)
         results = {names[name]: values_to_result(values) for name, values in stored.items()}
-        is_current = result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest)
-        stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items()) if not is_current(None, values))
+        chunks = {chunk.id: chunk for chunk in plan.chunks}
+        stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items())
+                          if not self.current(chunks[chunk], values))
         return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
                             min_severity=self.config.min_severity, stale=stale)
+
+    def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
+        """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
+        return self.is_current(None, values) and covers(chunk, values)
 
     def pending_chunks(self) -> list[PendingChunk]:
         """Chunks whose stored result is missing or out of date, with a cost estimate each, best first."""
@@ -158,13 +199,13 @@ class Build:
         names = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
         stored = read_task_values(self.config.db_path, names)
         sizes = {file.path: file.size for file in plan.discovery.files}
-        is_current = result_is_current(str(self.config.root), DEFAULT_HASHER, self.context.answer_digest)
+        is_current = self.is_current
         results = {name: values_to_result(values) for name, values in stored.items()}
         history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
         pending: list[PendingChunk] = []
         for name, chunk in names.items():
             values = stored.get(name)
-            if values and is_current(None, values):
+            if values and self.current(chunk, values):
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
             past = results.get(name)
@@ -180,10 +221,12 @@ class Build:
         report = self.current_report()
         written: list[str] = []
         for name in self.config.formats:
-            filename, render = RENDERERS[name]
+            filename, render = FORMATS[name]
             target = self.config.state_path / filename
             write_atomic(target, render(report))
             written.append(os.path.relpath(target, self.config.root))
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            github.write_step_summary(report, os.environ)
         return report, tuple(written)
 
     # -- stopping ---------------------------------------------------------

@@ -37,7 +37,9 @@ DEFAULT_SYSTEM_PROMPT = (
     "you never invent files or line numbers, and you answer in the requested structure."
 )
 
-FORMATS = ("json", "md")
+FORMATS = ("json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github")
+"""Names of the report formats (renderers in claudebuild.render.formats)."""
+DEFAULT_FORMATS = ("json", "md")
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,10 @@ class Config:
     cli_max_retries: int = 0
     ignore: tuple[str, ...] = ()
     state_dir: str = ".claudebuild"
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     fail_on_error: bool = True
     min_severity: str = "info"
+    fail_on: str = ""
 
     @property
     def state_path(self) -> Path:
@@ -81,22 +84,35 @@ _ENVIRONMENT = {"CLAUDEBUILD_CLAUDE": "claude_bin", "CLAUDEBUILD_MODEL": "model"
 
 def load_config(root: Path, overrides: Mapping[str, Any] | None = None) -> Config:
     """Build the effective config for the repository at `root`."""
+    return resolve_config(root, overrides)[0]
+
+
+def resolve_config(root: Path, overrides: Mapping[str, Any] | None = None) -> tuple[Config, dict[str, str]]:
+    """The effective config and, per key, where its value came from (for `claudebuild config`)."""
     root = root.resolve()
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def take(found: Mapping[str, Any], source: str) -> None:
+        values.update(found)
+        sources.update({key: source for key in found})
+
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         table = _read_toml(pyproject).get("tool", {}).get("claudebuild", {})
-        values.update(_validated(table, f"{pyproject.name} [{PYPROJECT_TABLE}]", root))
+        take(_validated(table, f"{pyproject.name} [{PYPROJECT_TABLE}]", root), f"pyproject.toml [{PYPROJECT_TABLE}]")
     own = root / CONFIG_FILE
     if own.is_file():
-        values.update(_validated(_read_toml(own), CONFIG_FILE, root))
+        take(_validated(_read_toml(own), CONFIG_FILE, root), CONFIG_FILE)
     for variable, key in _ENVIRONMENT.items():
         if os.environ.get(variable):
-            values[key] = _coerce(key, os.environ[variable], f"environment variable {variable}")
+            take({key: _coerce(key, os.environ[variable], f"environment variable {variable}")}, f"${variable}")
     for key, value in (overrides or {}).items():
         if value is not None:
-            values[key] = _coerce(key, value, f"option --{key.replace('_', '-')}")
-    return replace(Config(root=root), **values)
+            flag = f"--{key.replace('_', '-')}"
+            take({key: _coerce(key, value, f"option {flag}")}, f"command line {flag}")
+    config = replace(Config(root=root), **values)
+    return config, {key: sources.get(key, "default") for key in _SETTABLE}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -191,7 +207,7 @@ def _check_range(key: str, value: Any, source: str) -> None:
         unknown = [item for item in value if item not in FORMATS]
         if unknown:
             raise ClaudebuildError(f"{source}: unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    if key == "min_severity" and value not in SEVERITIES:
-        raise ClaudebuildError(f"{source}: min_severity must be one of {', '.join(SEVERITIES)}, got {value!r}")
+    if key in ("min_severity", "fail_on") and value not in SEVERITIES and not (key == "fail_on" and value in ("", "none")):
+        raise ClaudebuildError(f"{source}: {key} must be one of {', '.join(SEVERITIES)}, got {value!r}")
     if key in ("model", "claude_bin", "state_dir") and not value.strip():
         raise ClaudebuildError(f"{source}: {key} must not be empty")

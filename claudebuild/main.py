@@ -12,23 +12,40 @@ import platform
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from claudebuild import CLAUDE_CODE_VERSION, __version__
+from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
+from claudebuild.model import SEVERITIES
 
-OWN_COMMANDS = ("init", "analyze", "report", "demo")
+OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config")
 
 DESCRIPTION = """\
 AI code analysis with the Claude Code CLI as an incremental doit build.
 
 commands:
-  init                 write dodo.py, .claudeignore and claudebuild.toml in the repository
-  analyze [-n N]       analyze new or changed chunks, N claude calls at a time
-  report [-n N]        analyze what is out of date, then write .claudebuild/report.{json,md}
-  demo                 copy the bundled sample repo, run it against the local fake API, edit, rerun
-  list|info|forget|... any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
+  init                   write dodo.py, .claudeignore and claudebuild.toml in the repository
+  analyze [-n N]         analyze new or changed chunks, N claude calls at a time
+  report [-n N]          analyze what is out of date, then write the reports in .claudebuild/
+  report --format F      ... and print one format (json, md, sarif, html, junit, gitlab, rdjson, github)
+  hook run|install       pre-commit: review the staged content of staged files
+  merge DIR...           combine sharded CI runs (--shard K/N) into one cache and report
+  config                 show every effective setting and where it came from
+  demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
+  list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
 """
+
+
+def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("-n", "--jobs", type=int, default=5, help="parallel claude calls (default 5)")
+    command.add_argument("--no-fail-on-error", dest="fail_on_error", action="store_false", default=None,
+                         help="exit 0 even when some chunks failed")
+    command.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at least this severe")
+    command.add_argument("--max-cost", type=float, metavar="USD",
+                         help="run budget: analyze the most valuable chunks that fit, list the rest")
+    command.add_argument("--tpm", type=int, metavar="TOKENS", help="tokens-per-minute limit shared by all workers")
+    command.add_argument("--shard", metavar="K/N", help="analyze only shard K of N (CI matrix); combine with `merge`")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,14 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="command")
     init = sub.add_parser("init", help="set up a repository")
     init.add_argument("--force", action="store_true", help="overwrite existing dodo.py/.claudeignore/claudebuild.toml")
-    for name, text in (("analyze", "analyze new or changed chunks"), ("report", "analyze what is stale, then write the report")):
-        command = sub.add_parser(name, help=text)
-        command.add_argument("-n", "--jobs", type=int, default=5, help="parallel claude calls (default 5)")
-        command.add_argument("--no-fail-on-error", dest="fail_on_error", action="store_false", default=None,
-                             help="exit 0 even when some chunks failed")
-        command.add_argument("--max-cost", type=float, metavar="USD",
-                             help="run budget: analyze the most valuable chunks that fit, list the rest")
-        command.add_argument("--tpm", type=int, metavar="TOKENS", help="tokens-per-minute limit shared by all workers")
+    _run_options(sub.add_parser("analyze", help="analyze new or changed chunks"))
+    report = sub.add_parser("report", help="analyze what is stale, then write the report")
+    _run_options(report)
+    report.add_argument("--format", choices=FORMATS, help="also print this format to stdout (progress goes to stderr)")
+    hook = sub.add_parser("hook", help="pre-commit hook")
+    hook_sub = hook.add_subparsers(dest="hook_command", metavar="run|install", required=True)
+    hook_run = hook_sub.add_parser("run", help="review the staged content of staged files")
+    hook_run.add_argument("files", nargs="*", help="limit to these staged files (pre-commit passes them)")
+    hook_run.add_argument("--fail-on", choices=SEVERITIES, help="block the commit at this severity (default: fail_on, else high)")
+    hook_run.add_argument("-n", "--jobs", type=int, default=4)
+    hook_install = hook_sub.add_parser("install", help="install .git/hooks/pre-commit for plain git")
+    hook_install.add_argument("--force", action="store_true", help="replace an existing pre-commit hook")
+    merge = sub.add_parser("merge", help="combine shard results")
+    merge.add_argument("sources", nargs="+", type=Path, help="each shard's .claudebuild/ directory (or its repository)")
+    show = sub.add_parser("config", help="show the effective settings")
+    show.add_argument("--json", action="store_true", help="as JSON")
     demo = sub.add_parser("demo", help="run the offline demo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repository (default: a new temp dir)")
     demo.add_argument("--latency", type=float, default=0.3, help="fake API latency per call in seconds")
@@ -88,28 +113,47 @@ def _dispatch(argv: list[str]) -> int:
     root = options.root.resolve()
     if not root.is_dir():
         raise ClaudebuildError(f"{options.root} is not a directory: pass the repository with -C DIR")
-    if options.command == "init":
+    overrides: dict[str, Any] = {"model": options.model, "claude_bin": options.claude_bin}
+    for key in ("fail_on_error", "tpm", "fail_on"):
+        overrides[key] = getattr(options, key, None)
+    if getattr(options, "jobs", 1) < 1:
+        raise ClaudebuildError("-n must be at least 1")
+    command = options.command
+    if command == "init":
         from claudebuild.commands.init import init_repository
 
         changed = init_repository(root, force=options.force)
         print("claudebuild: " + (f"wrote {', '.join(changed)}" if changed else "already set up") +
               "; next: `doit -n 5 analyze` then `doit report`")
         return 0
-    if options.command == "demo":
+    if command == "demo":
         from claudebuild.commands.demo import run_demo
 
         return run_demo(directory=options.dir, latency=options.latency, jobs=options.jobs)
-    overrides = {"model": options.model, "claude_bin": options.claude_bin, "fail_on_error": options.fail_on_error,
-                 "tpm": options.tpm}
+    if command == "config":
+        from claudebuild.commands.show_config import show_config
+
+        return show_config(root, overrides, as_json=options.json)
     config = load_config(root, overrides)
-    if options.jobs < 1:
-        raise ClaudebuildError("-n must be at least 1")
+    if command == "hook":
+        from claudebuild.commands.hook import install_hook, run_hook
+
+        if options.hook_command == "install":
+            print(f"claudebuild: installed {install_hook(root, force=options.force)}")
+            return 0
+        return run_hook(config, options.files, fail_on=options.fail_on or config.fail_on or "high", jobs=options.jobs)
+    if command == "merge":
+        from claudebuild.commands.merge import run_merge
+
+        return run_merge(config, options.sources)
     if options.max_cost is not None and options.max_cost <= 0:
         raise ClaudebuildError("--max-cost must be a positive amount in USD, e.g. --max-cost 2.50")
+    from claudebuild.build import Shard
     from claudebuild.commands.run import run_tasks
 
-    targets = ["analyze"] if options.command == "analyze" else ["report"]
-    return run_tasks(config, targets, options.jobs, max_cost=options.max_cost)
+    return run_tasks(config, ["analyze"] if command == "analyze" else ["report"], options.jobs,
+                     max_cost=options.max_cost, shard=Shard.parse(options.shard) if options.shard else None,
+                     print_format=getattr(options, "format", None))
 
 
 def _passthrough(options: argparse.Namespace, doit_argv: list[str]) -> int:

@@ -86,6 +86,9 @@ class Finding:
     message: str
     quote: str = ""
     chunk: str = ""
+    fingerprint: str = ""
+    status: str = ""  # "new" or "persisting" against the previous report; "" when there is none
+    verified: bool = True  # False when `quote` does not occur in the file: the model may have invented it
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from claudebuild.chunk import part_line_ranges
+from claudebuild.chunk import part_line_ranges, split_lines
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher, digest_json, hash_bytes, stat_signature
 from claudebuild.model import SEVERITIES, Chunk, SentFile
@@ -81,28 +81,47 @@ def number_lines(lines: list[str], start: int) -> str:
     return "".join(f"{number:>6}\t{line}\n" for number, line in enumerate(lines, start))
 
 
-def build_payload(root: Path, chunk: Chunk, hasher: ContentHasher) -> Payload:
+class ContentSource(Protocol):
+    """Where a chunk's bytes come from: the working tree, or the git index for pre-commit."""
+
+    def read(self, path: str) -> bytes: ...
+
+
+class WorkingTree:
+    """Files as they are on disk; each read also primes the hasher, so the up-to-date
+    check after the call does not read the file again."""
+
+    def __init__(self, root: Path, hasher: ContentHasher) -> None:
+        self.root = root
+        self.hasher = hasher
+
+    def read(self, path: str) -> bytes:
+        absolute = self.root / path
+        signature = stat_signature(os.stat(absolute))
+        data = absolute.read_bytes()
+        self.hasher.remember(os.fspath(absolute), signature, hash_bytes(data))
+        return data
+
+
+def build_payload(chunk: Chunk, source: ContentSource) -> Payload:
     """Read the chunk's files once and render them; the hashes describe these very bytes."""
     sections: list[str] = []
     sent: list[SentFile] = []
     for part in chunk.parts:
-        absolute = root / part.path
-        signature = stat_signature(os.stat(absolute))
-        data = absolute.read_bytes()
-        digest = hash_bytes(data)
-        hasher.remember(os.fspath(absolute), signature, digest)
-        lines = data.decode("utf-8", errors="replace").splitlines()
+        data = source.read(part.path)
+        text = data.decode("utf-8", errors="replace")
+        lines = split_lines(text)
         total = len(lines)
         if part.is_whole_file:
             start, end = 1, total
         else:
-            ranges = part_line_ranges(data.decode("utf-8", errors="replace"), part.parts)
+            ranges = part_line_ranges(text, part.parts)
             if part.part > len(ranges):
                 start, end = total + 1, total  # this part vanished with an edit: send nothing
             else:
                 start, end = ranges[part.part - 1]
         sections.append(file_header(part.path, start, end, total) + "\n" + number_lines(lines[start - 1 : end], start))
-        sent.append(SentFile(path=part.path, hash=digest, start_line=start, end_line=end, total_lines=total))
+        sent.append(SentFile(path=part.path, hash=hash_bytes(data), start_line=start, end_line=end, total_lines=total))
     return Payload(text="".join(sections), sent=tuple(sent))
 
 

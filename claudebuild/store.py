@@ -135,3 +135,21 @@ def values_to_result(values: dict[str, Any]) -> ChunkResult:
     known["raw_findings"] = tuple(item for item in known.get("raw_findings") or () if isinstance(item, dict))
     known["sent"] = tuple(SentFile(**item) for item in known.get("sent") or () if isinstance(item, dict))
     return ChunkResult(**known)
+
+
+def save_values(db_path: Path, task_name: str, values: dict[str, Any]) -> None:
+    """Store a result outside a doit run (the pre-commit hook), keeping doit's other keys.
+
+    doit will still check the task's files on its next run; the stored result
+    is then reused without a call if it matches the files' content."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(db_path)
+    try:
+        conn.execute("create table if not exists doit (task_id text not null primary key, task_data json)")
+        row = conn.execute("select task_data from doit where task_id = ?", (task_name,)).fetchone()
+        data = orjson.loads(row[0]) if row and row[0] else {}
+        data["_values_:"] = values
+        conn.execute("insert or replace into doit values (?, ?)", (task_name, orjson.dumps(data).decode()))
+        conn.commit()
+    finally:
+        conn.close()

@@ -25,8 +25,13 @@ def analyze_task_name(chunk_id: str) -> str:
     return f"{ANALYZE}:{chunk_id}"
 
 
-def result_is_current(root: str, hasher: ContentHasher, answer_digest: str) -> Callable[[Any, dict[str, Any]], bool]:
-    """doit `uptodate` callable: the stored result is ok, made with these settings, from the files as they are now."""
+def working_tree_hash(root: str, hasher: ContentHasher) -> Callable[[str], str]:
+    return lambda path: hasher.hash_file(f"{root}/{path}")
+
+
+def result_is_current(hash_of: Callable[[str], str], answer_digest: str) -> Callable[[Any, dict[str, Any]], bool]:
+    """doit `uptodate` callable: the stored result is ok, made with these settings, from
+    the files as they are now (`hash_of` gives a file's current content hash)."""
 
     def uptodate(task: Any, values: dict[str, Any]) -> bool:
         if values.get("status") != "ok" or values.get("answer_digest") != answer_digest:
@@ -35,11 +40,23 @@ def result_is_current(root: str, hasher: ContentHasher, answer_digest: str) -> C
         if not sent:
             return False
         try:
-            return all(hasher.hash_file(f"{root}/{item['path']}") == item["hash"] for item in sent)
+            if task is not None and {item["path"] for item in sent} != set(task.file_dep):
+                return False
+            return all(hash_of(item["path"]) == item["hash"] for item in sent)
         except (OSError, KeyError, TypeError):
             return False
 
     return uptodate
+
+
+def covers(chunk: Chunk, values: dict[str, Any]) -> bool:
+    """The stored result was made from exactly this chunk's files (not a subset, as the
+    pre-commit hook stores when some files are untracked)."""
+    sent = values.get("sent") or []
+    try:
+        return {item["path"] for item in sent} == set(chunk.paths)
+    except (KeyError, TypeError):
+        return False
 
 
 def describe(chunk: Chunk) -> str:

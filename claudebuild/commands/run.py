@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Sequence
 
 from claudebuild.budget import Budget, PendingChunk, select_within
-from claudebuild.build import Build
+from claudebuild.build import Build, Shard
 from claudebuild.config import Config
 from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.render import terminal
+from claudebuild.render.formats import FORMATS
 from claudebuild.report import exit_status
 from claudebuild.tasks import analyze_task_name
 
@@ -18,9 +20,16 @@ SHOWN = 20
 
 
 def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
-              *, max_cost: float | None = None) -> int:
-    """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit."""
-    build = Build(config)
+              *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None) -> int:
+    """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
+
+    With `print_format`, progress goes to stderr so stdout carries only that format."""
+    if print_format:
+        with contextlib.redirect_stdout(sys.stderr):
+            code = run_tasks(config, targets, jobs, doit_args, max_cost=max_cost, shard=shard)
+        sys.stdout.write(FORMATS[print_format][1](Build(config, shard=shard).current_report()))
+        return code
+    build = Build(config, shard=shard)
     restore_signals = build.install_signal_handlers()
     targets = list(targets)
     try:
@@ -48,8 +57,8 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
         report = build.current_report()
         if "report" not in targets:
             print(terminal.render(report), flush=True)
-    code = exit_status(report, fail_on_error=config.fail_on_error)
-    if doit_code not in (0, 1) or (doit_code == 1 and not report.failed):
+    code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
+    if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
     return code
 

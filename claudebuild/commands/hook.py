@@ -1,0 +1,114 @@
+"""`claudebuild hook run|install`: review what is about to be committed, block only on serious findings.
+
+The hook reads the staged blobs (the commit records the index, not the
+working tree), analyzes only the chunks that hold staged files, reuses any
+stored result made from the same content (no call), and stores fresh results
+in the same database as normal runs, so `claudebuild analyze` afterwards
+reuses them too. Only findings in staged files at or above the gate block the
+commit; an API outage never does (it is reported and the commit goes on).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from claudebuild.analyze import analyze_chunk
+from claudebuild.build import Build
+from claudebuild.config import Config
+from claudebuild.errors import ClaudebuildError
+from claudebuild.model import SEVERITIES, Chunk, ChunkResult
+from claudebuild.report import build_report, normalize_path
+from claudebuild.staged import GitIndex, git_output, staged_paths
+from claudebuild.store import read_task_values, result_to_values, save_values, values_to_result
+from claudebuild.tasks import analyze_task_name, covers, result_is_current
+from claudebuild.throttle import RunAborted
+
+HOOK_MARKER = "# installed by claudebuild"
+
+
+def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    build = Build(config, out=out)
+    restore_signals = build.install_signal_handlers()
+    try:
+        return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=out)
+    finally:
+        restore_signals()
+        build.lock.release()
+
+
+def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO) -> int:
+    root = build.config.root
+    plan = build.plan()
+    staged = set(staged_paths(root))
+    if files:
+        given = {normalize_path(os.path.relpath(Path(name).resolve(), root)) for name in files}
+        staged &= {name for name in given if name}
+    reviewable = staged & {file.path for file in plan.discovery.files}
+    chunks = [chunk for chunk in plan.chunks if reviewable & set(chunk.paths)]
+    if not chunks:
+        print("claudebuild: no staged files to review", file=out)
+        return 0
+    index = GitIndex(root)
+    index.load(path for chunk in chunks for path in chunk.paths)
+    committed = [Chunk(chunk.id, tuple(part for part in chunk.parts if index.has(part.path))) for chunk in chunks]
+    build.context.source = index
+    is_current = result_is_current(index.hash_of, build.context.answer_digest)
+
+    def review(chunk: Chunk) -> tuple[ChunkResult | None, bool]:
+        name = analyze_task_name(chunk.id)
+        previous = read_task_values(build.config.db_path, [name]).get(name)
+        if previous and is_current(None, previous) and covers(chunk, previous):
+            return values_to_result(previous), True
+        result = analyze_chunk(build.context, chunk)
+        if result is not None:
+            save_values(build.config.db_path, name, result_to_values(result))
+        return result, False
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            outcomes = list(pool.map(review, committed))
+    except RunAborted as aborted:
+        raise ClaudebuildError(str(aborted)) from None
+    results = {chunk.id: result for chunk, (result, _) in zip(committed, outcomes) if result is not None}
+    reused = sum(1 for _, from_cache in outcomes if from_cache)
+    report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=build.config.min_severity)
+    print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} staged file(s): "
+          f"{len(committed) - reused} analyzed, {reused} from cache, ${report.cost_this_run:.4f}", file=out)
+    for failed in report.failed:
+        print(f"claudebuild: warning: {failed.chunk} could not be reviewed ({failed.kind}: {failed.message[:160]})", file=out)
+    threshold = SEVERITIES.index(fail_on)
+    blocking = [f for f in report.findings if f.file in reviewable and SEVERITIES.index(f.severity) <= threshold]
+    for finding in report.findings:
+        if finding.file in reviewable:
+            print(f"{finding.file}:{finding.line}: {finding.severity}: {finding.title} [{finding.category}]", file=out)
+    if blocking:
+        print(f"claudebuild: commit blocked: {len(blocking)} finding(s) at or above {fail_on!r} "
+              "(fix them, or bypass once with `git commit --no-verify`)", file=out)
+        return 1
+    return 0
+
+
+def install_hook(root: Path, *, force: bool = False) -> Path:
+    """Write .git/hooks/pre-commit for plain git (pre-commit framework users use .pre-commit-hooks.yaml)."""
+    hooks_dir = Path(git_output(root, "rev-parse", "--git-path", "hooks").decode().strip())
+    if not hooks_dir.is_absolute():
+        hooks_dir = root / hooks_dir
+    hook = hooks_dir / "pre-commit"
+    if hook.exists() and HOOK_MARKER not in hook.read_text(errors="replace") and not force:
+        raise ClaudebuildError(f"{hook} already exists and is not claudebuild's: add "
+                               f"`{sys.executable} -m claudebuild hook run` to it, or rerun with --force to replace it")
+    top = git_output(root, "rev-parse", "--show-toplevel").decode().strip()
+    relative = os.path.relpath(root, top)
+    cd = "" if relative == "." else f"cd {shlex.quote(relative)} && "
+    hooks_dir.mkdir(parents=True, exist_ok=True)
+    hook.write_text(f"#!/bin/sh\n{HOOK_MARKER}: review staged changes with Claude before each commit\n"
+                    f"{cd}exec {shlex.quote(sys.executable)} -m claudebuild hook run\n", encoding="utf-8")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return hook

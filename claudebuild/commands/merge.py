@@ -1,0 +1,52 @@
+"""`claudebuild merge DIR...`: combine the results of sharded CI jobs into one cache and one report.
+
+Each shard job (`claudebuild report --shard K/N`) leaves its state directory;
+merging copies every result that still matches this checkout's files into the
+local database, then writes the report as one unsharded run would.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from claudebuild.build import Build
+from claudebuild.config import Config
+from claudebuild.errors import ClaudebuildError
+from claudebuild.render import terminal
+from claudebuild.report import exit_status
+from claudebuild.store import read_task_values, save_values
+from claudebuild.tasks import analyze_task_name
+
+
+def shard_database(source: Path, state_dir: str) -> Path:
+    for candidate in (source / "doit.sqlite", source / state_dir / "doit.sqlite"):
+        if candidate.is_file():
+            return candidate
+    raise ClaudebuildError(f"{source} holds no claudebuild results: pass a shard's {state_dir}/ directory (or its repository)")
+
+
+def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = None) -> int:
+    if not sources:
+        raise ClaudebuildError("merge needs at least one shard directory, e.g. `claudebuild merge shard-1/.claudebuild shard-2/.claudebuild`")
+    out = out or sys.stdout
+    build = Build(config, out=out)
+    try:
+        plan = build.plan()
+        chunks = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
+        taken = ignored = 0
+        for source in sources:
+            for name, values in read_task_values(shard_database(source, config.state_dir), chunks).items():
+                if values.get("status") == "ok" and not build.current(chunks[name], values):
+                    ignored += 1  # made from other file contents than this checkout's
+                    continue
+                save_values(config.db_path, name, values)
+                taken += 1
+        report, paths = build.publish()
+    finally:
+        build.lock.release()
+    print(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
+          + (f"; ignored {ignored} made from other file contents" if ignored else ""), file=out)
+    print(terminal.render(report, paths=paths), file=out)
+    return exit_status(report, fail_on_error=config.fail_on_error)

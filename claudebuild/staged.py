@@ -1,0 +1,83 @@
+"""The git index as a content source, for the pre-commit hook.
+
+A commit records the index, not the working tree, so the hook reviews the
+staged blobs: `git diff --cached` names the staged files and `git cat-file
+--batch` reads every blob in one process. Chunks still come from the full
+discovered tree, so a staged file lands in the same chunk (and the same
+cache entry) as in a normal run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+from claudebuild.errors import ClaudebuildError
+from claudebuild.hashing import hash_bytes
+
+
+def git_output(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ClaudebuildError("git is not installed, and the pre-commit hook needs it to read staged files") from None
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ClaudebuildError(f"git {args[0]} failed: {message[-1] if message else done.returncode}")
+    return done.stdout
+
+
+def repo_prefix(root: Path) -> str:
+    """The path of `root` inside its work tree ('' at the top), as git paths start."""
+    return git_output(root, "rev-parse", "--show-prefix").decode().strip()
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Files added, copied, modified or renamed in the index, relative to `root`."""
+    prefix = repo_prefix(root)
+    output = git_output(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--relative")
+    paths = [item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item]
+    return sorted(path[len(prefix):] if prefix and path.startswith(prefix) else path for path in paths)
+
+
+class GitIndex:
+    """Reads blobs of the index for the given repo-relative paths (all at once, lazily)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._blobs: dict[str, bytes] | None = None
+
+    def load(self, paths: Iterable[str]) -> None:
+        wanted = sorted(set(paths))
+        listing = git_output(self.root, "ls-files", "-s", "-z", "--", *wanted) if wanted else b""
+        objects: list[tuple[str, str]] = []
+        for record in listing.split(b"\0"):
+            if not record:
+                continue
+            meta, _, name = record.partition(b"\t")
+            mode, sha, stage = meta.decode().split()
+            if stage == "0" and not mode.startswith("120") and not mode.startswith("160"):
+                objects.append((name.decode("utf-8", errors="surrogateescape"), sha))
+        blobs: dict[str, bytes] = {}
+        if objects:
+            output = git_output(self.root, "cat-file", "--batch", stdin="".join(f"{sha}\n" for _, sha in objects).encode())
+            offset = 0
+            for name, sha in objects:
+                header_end = output.index(b"\n", offset)
+                _, kind, size = output[offset:header_end].decode().split()
+                start = header_end + 1
+                blobs[name] = output[start : start + int(size)]
+                offset = start + int(size) + 1
+        self._blobs = blobs
+
+    def has(self, path: str) -> bool:
+        return self._blobs is not None and path in self._blobs
+
+    def read(self, path: str) -> bytes:
+        if self._blobs is None or path not in self._blobs:
+            raise FileNotFoundError(f"{path} is not in the git index")
+        return self._blobs[path]
+
+    def hash_of(self, path: str) -> str:
+        return hash_bytes(self.read(path))

@@ -1,0 +1,141 @@
+"""The pre-commit hook with a real git repository, the real CLI and the real pre-commit package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from claudebuild.fakeapi import FakeAnthropicServer
+from claudebuild.main import main
+
+from conftest import REPO, needs_claude, run_cli
+
+pytestmark = [needs_claude, pytest.mark.e2e]
+
+CLEAN = {
+    "app/db.py": "def connect(url):\n    return url\n",
+    "app/api.py": "def handle(request):\n    return request\n",
+    "lib/text.py": "def shout(text):\n    return text.upper()\n",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 or args[0] == "commit", done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    root = make_repo(CLEAN, config="max_files_per_chunk = 1\n")
+    git(root, "init", "-q", "-b", "main")
+    (root / ".gitignore").write_text(".claudebuild/\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def hook(root: Path, *args: str) -> int:
+    return main(["-C", str(root), "hook", "run", *args])
+
+
+def test_the_hook_reviews_staged_content_not_the_working_tree(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    (repo / "app/db.py").write_text("def connect(url):\n    return eval(url)\n")
+    git(repo, "add", "app/db.py")
+    (repo / "app/db.py").write_text("def connect(url):\n    return url.strip()\n")
+    assert hook(repo) == 1
+    requests = fake_api.message_requests()
+    assert len(requests) == 1
+    assert "return eval(url)" in requests[0].user_text and "url.strip()" not in requests[0].user_text
+
+
+def test_only_chunks_with_staged_files_are_analyzed(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    (repo / "lib/text.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
+    git(repo, "add", "lib/text.py")
+    assert hook(repo) == 0
+    requests = fake_api.message_requests()
+    assert len(requests) == 1 and "### FILE lib/text.py " in requests[0].user_text
+
+
+def test_the_hook_reuses_a_normal_run_and_a_normal_run_reuses_the_hook(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    (repo / "lib/text.py").write_text("def shout(text):\n    # TODO: unicode\n    return text.upper()\n")
+    assert main(["-C", str(repo), "analyze"]) == 0
+    analyzed = len(fake_api.message_requests())
+    git(repo, "add", "lib/text.py")
+    assert hook(repo) == 0
+    assert len(fake_api.message_requests()) == analyzed
+    (repo / "app/api.py").write_text("def handle(request):\n    return request.body\n")
+    git(repo, "add", "app/api.py")
+    assert hook(repo) == 0
+    assert len(fake_api.message_requests()) == analyzed + 1
+    assert main(["-C", str(repo), "analyze"]) == 0
+    assert len(fake_api.message_requests()) == analyzed + 1
+
+
+def test_findings_below_the_gate_do_not_block(repo: Path, fake_api: FakeAnthropicServer, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "lib/text.py").write_text("def shout(text):\n    # TODO: unicode\n    return text.upper()\n")
+    git(repo, "add", "lib/text.py")
+    assert hook(repo) == 0
+    assert "lib/text.py:2: low:" in capsys.readouterr().out
+    assert hook(repo, "--fail-on", "low") == 1
+
+
+def test_an_installed_git_hook_blocks_a_commit_with_a_serious_finding(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    assert main(["-C", str(repo), "hook", "install"]) == 0
+    (repo / "app/api.py").write_text("import os\n\n\ndef handle(request):\n    os.system('rm ' + request)\n")
+    git(repo, "add", "app/api.py")
+    output = git(repo, "commit", "-m", "dangerous")
+    assert "commit blocked" in output
+    assert "dangerous" not in git(repo, "log", "--oneline")
+    (repo / "app/api.py").write_text("def handle(request):\n    return request.strip()\n")
+    git(repo, "add", "app/api.py")
+    git(repo, "commit", "-q", "-m", "safe")
+    assert "safe" in git(repo, "log", "--oneline")
+
+
+def test_the_pre_commit_framework_runs_the_hook_and_blocks(repo: Path, fake_api: FakeAnthropicServer, tmp_path: Path) -> None:
+    pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
+    if pre_commit is None:
+        pytest.skip("the pre-commit package is not installed: pip install -e '.[test]'")
+    config = (
+        "repos:\n  - repo: local\n    hooks:\n      - id: claudebuild\n        name: claudebuild\n"
+        f"        entry: {sys.executable} -m claudebuild hook run\n        language: system\n"
+        "        pass_filenames: true\n        require_serial: true\n        types: [text]\n"
+    )
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    (repo / "app/db.py").write_text("def find(cursor, name):\n    cursor.execute(f\"SELECT * FROM t WHERE n = '{name}'\")\n")
+    (repo / "lib/text.py").write_text("def shout(text):\n    return text.upper() + 'unstaged, stashed by pre-commit'\n")
+    git(repo, "add", "app/db.py", ".pre-commit-config.yaml")
+    done = subprocess.run([pre_commit, "run"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "app/db.py:2: high" in done.stdout
+    assert "unstaged, stashed" not in fake_api.received_text()
+
+
+def test_the_shipped_hook_manifest_is_valid_for_pre_commit() -> None:
+    pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
+    if pre_commit is None:
+        pytest.skip("the pre-commit package is not installed")
+    done = subprocess.run([pre_commit, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_two_hook_processes_at_once_both_finish_and_pay_once(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    fake_api.latency = 0.5
+    (repo / "lib/text.py").write_text("def shout(text):\n    # FIXME: unicode\n    return text.upper()\n")
+    git(repo, "add", "lib/text.py")
+    first = subprocess.Popen([sys.executable, "-m", "claudebuild", "hook", "run"], cwd=repo, env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = run_cli(["hook", "run"], cwd=repo)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0, out + err + second.stdout + second.stderr
+    assert len(fake_api.message_requests()) == 1
