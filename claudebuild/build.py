@@ -93,7 +93,7 @@ class Build:
                  shard: Shard | None = None) -> None:
         self.config = config
         self.shard = shard
-        self.out = out or sys.stdout
+        self.out = out  # None: whatever sys.stdout is when printing (it may be redirected)
         self.run_id = new_run_id()
         self.runner = runner or ClaudeRunner(config.claude_bin, claude_environment(config))
         self.gate = ThrottleGate(base_delay=config.backoff_base, max_delay=config.backoff_max)
@@ -199,7 +199,6 @@ class Build:
         names = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
         stored = read_task_values(self.config.db_path, names)
         sizes = {file.path: file.size for file in plan.discovery.files}
-        is_current = self.is_current
         results = {name: values_to_result(values) for name, values in stored.items()}
         history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
         pending: list[PendingChunk] = []
@@ -255,7 +254,7 @@ class Build:
 
     def _say(self, text: str) -> None:
         with self._print_lock:
-            print(text, file=self.out, flush=True)
+            print(text, file=self.out or sys.stdout, flush=True)
 
 
 def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:

@@ -284,3 +284,112 @@ def claude_version(binary: str, env: dict[str, str] | None = None) -> str:
     except (OSError, subprocess.TimeoutExpired) as error:
         raise ClaudebuildError(f"cannot run {binary!r} --version: {error}") from error
     return done.stdout.decode(errors="replace").strip()
+
+
+# -- follow-up questions on a stored session (`claudebuild ask`) ---------------------------------
+
+NO_SESSION = "no-session"  # the transcript is gone (deleted, expired, other cwd or config dir)
+NO_CONVERSATION_MARKER = "no conversation found"
+"""What the CLI prints on stderr (exit 1, empty stdout) when `--resume` cannot find the transcript."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A question on an earlier session: `claude -p --resume SESSION`, the question on stdin.
+
+    `session` is the session id (found only from the same `cwd`) or the absolute
+    path of its transcript (found from anywhere). The question goes on stdin, not
+    in argv: there a question starting with '-' is an "unknown option" to the CLI.
+    No tools are offered, so the answer can only come from the stored history.
+    `fork` gives the answer its own session id and leaves the stored one as it was.
+    """
+
+    question: str
+    session: str
+    cwd: Path
+    model: str
+    fork: bool = True
+    timeout: float = 600.0
+    system_prompt: str | None = None
+
+    def argv(self, binary: str) -> list[str]:
+        args = [
+            binary, "-p",
+            "--resume", self.session,
+            "--output-format", "json",
+            "--tools", "",
+            "--setting-sources", "",
+            "--strict-mcp-config",
+            "--model", self.model,
+        ]  # fmt: skip
+        if self.fork:
+            args.append("--fork-session")
+        if self.system_prompt is not None:
+            args += ["--system-prompt", self.system_prompt]
+        return args
+
+
+def classify_answer(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: bool = False) -> CallOutcome:
+    """`classify` for a follow-up: a non-empty text `result` is the success (no schema here),
+    kept in `extra["answer"]`; a missing transcript is `NO_SESSION`, not a CLI error."""
+    if not timed_out and not stdout.strip() and NO_CONVERSATION_MARKER in stderr.decode("utf-8", "replace").lower():
+        tail = stderr.decode("utf-8", errors="replace")[-STDERR_TAIL_CHARS:]
+        return CallOutcome(NO_SESSION, tail.strip().splitlines()[-1], exit_code=exit_code, stderr_tail=tail)
+    outcome = classify(exit_code, stdout, stderr, timed_out=timed_out)
+    if outcome.kind not in (OK, BAD_OUTPUT) or timed_out:  # errors mean the same as for a review
+        return outcome
+    try:
+        result = orjson.loads(stdout.strip())
+    except orjson.JSONDecodeError:
+        return outcome
+    succeeded = (isinstance(result, dict) and exit_code in (0, None) and not result.get("is_error")
+                 and result.get("subtype") == "success")
+    if not succeeded:
+        return outcome
+    answer = str(result.get("result") or "").strip()
+    if not answer:
+        return replace(outcome, message="claude returned an empty answer")
+    return replace(outcome, kind=OK, message="", extra={"answer": answer})
+
+
+def ask_follow_up(runner: ClaudeRunner, follow_up: FollowUp) -> CallOutcome:
+    """Run one follow-up like `ClaudeRunner.run` runs a review: own process group, wall-clock
+    limit, registered with the runner so `terminate_all` reaches it, killed on Ctrl-C
+    (a child in its own group does not get the terminal's SIGINT)."""
+    if runner._stopping:
+        return CallOutcome(INTERRUPTED, "run is stopping")
+    runner.ensure_supported()
+    if not follow_up.cwd.is_dir():  # Popen would say FileNotFoundError, as for a missing CLI
+        raise ClaudebuildError(f"the session directory {follow_up.cwd} does not exist: analyze the chunk again (--reanalyze)")
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            follow_up.argv(runner.binary),
+            cwd=follow_up.cwd,
+            env=runner.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise ClaudeNotFound(runner.binary) from None
+    except PermissionError as error:
+        raise ClaudebuildError(f"cannot run claude CLI {runner.binary!r}: {error.strerror}; check the path and its permissions") from error
+    with runner._lock:
+        runner._live.add(process)
+    timed_out = False
+    try:
+        stdout, stderr = process.communicate(follow_up.question.encode("utf-8"), timeout=follow_up.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        ClaudeRunner._kill_group(process)
+        stdout, stderr = process.communicate()
+    except BaseException:
+        ClaudeRunner._kill_group(process)
+        raise
+    finally:
+        with runner._lock:
+            runner._live.discard(process)
+    outcome = classify_answer(process.returncode, stdout, stderr, timed_out=timed_out)
+    return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))

@@ -19,7 +19,7 @@ from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
 
-OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config")
+OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions")
 
 DESCRIPTION = """\
 AI code analysis with the Claude Code CLI as an incremental doit build.
@@ -32,6 +32,8 @@ commands:
   hook run|install       pre-commit: review the staged content of staged files
   merge DIR...           combine sharded CI runs (--shard K/N) into one cache and report
   config                 show every effective setting and where it came from
+  ask FILE|CHUNK "Q"     ask a follow-up question on a chunk's stored Claude session (--no-fork, --reanalyze)
+  sessions [--json]      list chunks with their Claude session id, age, cost and whether it can be resumed
   demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
   list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
 """
@@ -75,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", type=Path, help="each shard's .claudebuild/ directory (or its repository)")
     show = sub.add_parser("config", help="show the effective settings")
     show.add_argument("--json", action="store_true", help="as JSON")
+    ask = sub.add_parser("ask", help="ask a follow-up question on a chunk's stored Claude session")
+    ask.add_argument("target", help="a file (repo-relative, relative to the current directory, or absolute) or a chunk id")
+    ask.add_argument("question", help="the question (quote it)")
+    ask.add_argument("--no-fork", dest="fork", action="store_false",
+                     help="continue the stored session instead of a fork (later questions then see this answer)")
+    ask.add_argument("--reanalyze", action="store_true",
+                     help="analyze the chunk again first when its session is gone, failed or out of date")
+    sessions = sub.add_parser("sessions", help="list chunks with their session id, age, cost and transcript")
+    sessions.add_argument("--json", action="store_true", help="as JSON, for tools")
     demo = sub.add_parser("demo", help="run the offline demo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repository (default: a new temp dir)")
     demo.add_argument("--latency", type=float, default=0.3, help="fake API latency per call in seconds")
@@ -142,6 +153,14 @@ def _dispatch(argv: list[str]) -> int:
             print(f"claudebuild: installed {install_hook(root, force=options.force)}")
             return 0
         return run_hook(config, options.files, fail_on=options.fail_on or config.fail_on or "high", jobs=options.jobs)
+    if command == "ask":
+        from claudebuild.commands.ask import run_ask
+
+        return run_ask(config, options.target, options.question, fork=options.fork, reanalyze=options.reanalyze)
+    if command == "sessions":
+        from claudebuild.commands.sessions import run_sessions
+
+        return run_sessions(config, as_json=options.json)
     if command == "merge":
         from claudebuild.commands.merge import run_merge
 

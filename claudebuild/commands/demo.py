@@ -20,9 +20,9 @@ from claudebuild.config import load_config
 from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fakeapi import FakeAnthropicServer
-from claudebuild.render import terminal
 from claudebuild.sample import copy_sample_repo
 
+DEMO_CONFIG = "# small chunks, so the demo shows several of them\nmax_files_per_chunk = 6\n"
 EDITED_FILE = "app/services/billing.py"
 EDIT = "\n\ndef apply_discount(total, code):\n    # TODO: validate the discount code before applying it\n    return total * 0.9\n"
 
@@ -65,6 +65,7 @@ def run_demo(*, directory: Path | None, latency: float, jobs: int) -> int:
         raise ClaudebuildError(f"{root} already exists: pass an empty --dir")
     copy_sample_repo(root)
     init_repository(root)
+    (root / "claudebuild.toml").write_text(DEMO_CONFIG, encoding="utf-8")
     print(f"claudebuild demo: sample repository copied to {root}")
     with FakeAnthropicServer(latency=latency) as api, offline_environment(api.url, base / "claude-config"):
         print(f"local fake Anthropic API at {api.url} ({latency:.1f}s per call); the real claude CLI talks to it")
@@ -90,6 +91,6 @@ def run_demo(*, directory: Path | None, latency: float, jobs: int) -> int:
         after = second.current_report()
         print(f"\nafter the edit: {edit_calls} API call(s), {after.fresh} chunk re-analyzed, {after.cached} from cache, "
               f"${after.cost_saved:.4f} saved by the cache")
-        print(terminal.render(after, paths=(str(root / ".claudebuild" / "report.md"), str(root / ".claudebuild" / "report.json"))))
-    print(f"\nTry it yourself: cd {root} && doit list --status   (the sample stays there)")
+    print(f"\nreports: {root / '.claudebuild' / 'report.md'} and report.json")
+    print(f"try it yourself: cd {root} && claudebuild list --all --status   (the sample stays there)")
     return code

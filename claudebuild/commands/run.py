@@ -24,14 +24,22 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
     """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
 
     With `print_format`, progress goes to stderr so stdout carries only that format."""
-    if print_format:
-        with contextlib.redirect_stdout(sys.stderr):
-            code = run_tasks(config, targets, jobs, doit_args, max_cost=max_cost, shard=shard)
-        sys.stdout.write(FORMATS[print_format][1](Build(config, shard=shard).current_report()))
-        return code
     build = Build(config, shard=shard)
     restore_signals = build.install_signal_handlers()
-    targets = list(targets)
+    try:
+        if not print_format:
+            return _run(build, list(targets), jobs, doit_args, max_cost)
+        with contextlib.redirect_stdout(sys.stderr):
+            code = _run(build, list(targets), jobs, doit_args, max_cost)
+        sys.stdout.write(FORMATS[print_format][1](build.current_report()))
+        return code
+    finally:
+        restore_signals()
+        build.lock.release()
+
+
+def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
+    config = build.config
     try:
         if not build.plan().chunks:
             return _nothing_to_do(build)
@@ -45,8 +53,6 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
         print(f"claudebuild: interrupted; the {report.fresh} chunks finished this run are saved: rerun to do the rest",
               file=sys.stderr)
         return 130
-    finally:
-        restore_signals()
     if build.gate.abort_reason:
         raise ClaudebuildError(build.gate.abort_reason)
     if max_cost is not None:
