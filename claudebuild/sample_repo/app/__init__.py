@@ -1,0 +1,3 @@
+"""Shopfront: a small order and inventory service."""
+
+__version__ = "1.4.2"

@@ -1,0 +1,1 @@
+"""HTTP handlers, grouped by resource; each module has a `register(router)`."""

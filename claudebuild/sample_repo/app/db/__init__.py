@@ -1,0 +1,1 @@
+"""Every SQL query of the service lives in this package."""

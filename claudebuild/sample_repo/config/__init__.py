@@ -1,0 +1,1 @@
+"""Configuration: `config.settings` is read once, at import time."""
