@@ -157,6 +157,15 @@ def _looks_transient(message: str) -> bool:
     return any(marker in message for marker in markers)
 
 
+@dataclass(frozen=True)
+class FinishedProcess:
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    duration_ms: int
+
+
 MIN_VERSION = (2, 1, 0)
 """Oldest CLI with every flag claudebuild passes (--json-schema, --tools "", --setting-sources, --session-id)."""
 
@@ -198,17 +207,19 @@ class ClaudeRunner:
             return CallOutcome(INTERRUPTED, "run is stopping")
         self.ensure_supported()
         call.cwd.mkdir(parents=True, exist_ok=True)
+        finished = self.execute(call.argv(self.binary), call.cwd, call.stdin, call.timeout)
+        outcome = classify(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out)
+        if self._stopping and outcome.kind != OK:
+            outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=finished.exit_code)
+        return replace(outcome, duration_ms=finished.duration_ms)
+
+    def execute(self, argv: list[str], cwd: Path, stdin: str, timeout: float) -> "FinishedProcess":
+        """Start the CLI in its own process group, feed stdin, wait at most `timeout` seconds
+        (then kill the whole group); registered so `terminate_all` can reach it meanwhile."""
         started = time.monotonic()
         try:
-            process = subprocess.Popen(
-                call.argv(self.binary),
-                cwd=call.cwd,
-                env=self.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
+            process = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, start_new_session=True)
         except FileNotFoundError:
             raise ClaudeNotFound(self.binary) from None
         except PermissionError as error:
@@ -217,18 +228,18 @@ class ClaudeRunner:
             self._live.add(process)
         timed_out = False
         try:
-            stdout, stderr = process.communicate(call.stdin.encode("utf-8"), timeout=call.timeout)
+            stdout, stderr = process.communicate(stdin.encode("utf-8"), timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
             self._kill_group(process)
             stdout, stderr = process.communicate()
+        except BaseException:
+            self._kill_group(process)  # a child in its own group does not get the terminal's Ctrl-C
+            raise
         finally:
             with self._lock:
                 self._live.discard(process)
-        outcome = classify(process.returncode, stdout, stderr, timed_out=timed_out)
-        if self._stopping and outcome.kind != OK:
-            outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=process.returncode)
-        return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        return FinishedProcess(process.returncode, stdout, stderr, timed_out, int((time.monotonic() - started) * 1000))
 
     def live_pids(self) -> list[int]:
         with self._lock:
@@ -353,43 +364,13 @@ def classify_answer(exit_code: int | None, stdout: bytes, stderr: bytes, *, time
 
 
 def ask_follow_up(runner: ClaudeRunner, follow_up: FollowUp) -> CallOutcome:
-    """Run one follow-up like `ClaudeRunner.run` runs a review: own process group, wall-clock
-    limit, registered with the runner so `terminate_all` reaches it, killed on Ctrl-C
-    (a child in its own group does not get the terminal's SIGINT)."""
+    """Run one follow-up exactly as `ClaudeRunner.run` runs a review (own process group,
+    wall-clock limit, reachable by `terminate_all`); the question goes on stdin."""
     if runner._stopping:
         return CallOutcome(INTERRUPTED, "run is stopping")
     runner.ensure_supported()
     if not follow_up.cwd.is_dir():  # Popen would say FileNotFoundError, as for a missing CLI
         raise ClaudebuildError(f"the session directory {follow_up.cwd} does not exist: analyze the chunk again (--reanalyze)")
-    started = time.monotonic()
-    try:
-        process = subprocess.Popen(
-            follow_up.argv(runner.binary),
-            cwd=follow_up.cwd,
-            env=runner.env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise ClaudeNotFound(runner.binary) from None
-    except PermissionError as error:
-        raise ClaudebuildError(f"cannot run claude CLI {runner.binary!r}: {error.strerror}; check the path and its permissions") from error
-    with runner._lock:
-        runner._live.add(process)
-    timed_out = False
-    try:
-        stdout, stderr = process.communicate(follow_up.question.encode("utf-8"), timeout=follow_up.timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        ClaudeRunner._kill_group(process)
-        stdout, stderr = process.communicate()
-    except BaseException:
-        ClaudeRunner._kill_group(process)
-        raise
-    finally:
-        with runner._lock:
-            runner._live.discard(process)
-    outcome = classify_answer(process.returncode, stdout, stderr, timed_out=timed_out)
-    return replace(outcome, duration_ms=int((time.monotonic() - started) * 1000))
+    finished = runner.execute(follow_up.argv(runner.binary), follow_up.cwd, follow_up.question, follow_up.timeout)
+    outcome = classify_answer(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out)
+    return replace(outcome, duration_ms=finished.duration_ms)
