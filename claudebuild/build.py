@@ -40,6 +40,7 @@ from claudebuild.store import drop_stale_tasks, read_task_values, result_to_valu
 from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.atomic_write import write_atomic
+from claudebuild.triage import FindingRecord, load_baseline, load_previous_report, load_source_lines, load_suppressions
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
 """claudebuild's own settings are not code to review."""
@@ -111,6 +112,7 @@ class Build:
         self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
         self.is_current = result_is_current(working_tree_hash(str(config.root), DEFAULT_HASHER), self.context.answer_digest)
         self._plan: Plan | None = None
+        self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
         self._print_lock = threading.Lock()
 
     # -- planning ---------------------------------------------------------
@@ -118,7 +120,8 @@ class Build:
         """Discover and chunk once per process; takes the state lock first."""
         if self._plan is None:
             self.lock.acquire()
-            ignore = (*OWN_FILES, *self.config.ignore)
+            own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file)
+            ignore = (*own, *self.config.ignore)
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore)
             chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
             if self.shard is not None:
@@ -168,7 +171,7 @@ class Build:
 
     def _report_action(self) -> Any:
         report, paths = self.publish()
-        self._say(terminal.render(report, paths=paths))
+        self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
         if os.environ.get("GITHUB_ACTIONS") == "true":
             self._say(github.render(report))
         if report.failed and self.config.fail_on_error:
@@ -178,7 +181,8 @@ class Build:
         return None
 
     # -- results ----------------------------------------------------------
-    def current_report(self) -> Report:
+    def current_report(self, previous: tuple[FindingRecord, ...] | None = None) -> Report:
+        """The report from every stored result, triaged against the files as they are now."""
         plan = self.plan()
         names = {analyze_task_name(chunk.id): chunk.id for chunk in plan.chunks}
         stored = read_task_values(self.config.db_path, names)
@@ -186,8 +190,14 @@ class Build:
         chunks = {chunk.id: chunk for chunk in plan.chunks}
         stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items())
                           if not self.current(chunks[chunk], values))
+        analyzed = [chunks[c] for c, result in results.items() if result.status == "ok" and c not in stale]
+        root = self.config.root
         return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
-                            min_severity=self.config.min_severity, stale=stale)
+                            min_severity=self.config.min_severity, stale=stale,
+                            lines_by_file=load_source_lines(root, (path for chunk in analyzed for path in chunk.paths)),
+                            previous=previous,
+                            baseline=load_baseline(root / self.config.baseline_file),
+                            suppressions=load_suppressions(root / self.config.suppressions_file))
 
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
@@ -217,7 +227,10 @@ class Build:
         """Build the report, drop results of chunks that no longer exist, write the configured formats."""
         plan = self.plan()
         drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk.id) for chunk in plan.chunks])
-        report = self.current_report()
+        previous_path = self.config.state_path / FORMATS["json"][0]
+        previous = load_previous_report(previous_path) if "json" in self.config.formats else None
+        report = self.current_report(previous=previous)
+        self.last_report = report
         written: list[str] = []
         for name in self.config.formats:
             filename, render = FORMATS[name]

@@ -64,6 +64,8 @@ class Config:
     cli_max_retries: int = 0
     ignore: tuple[str, ...] = ()
     state_dir: str = ".claudebuild"
+    baseline_file: str = "claudebuild-baseline.json"
+    suppressions_file: str = "claudebuild-suppressions.toml"
     formats: tuple[str, ...] = DEFAULT_FORMATS
     fail_on_error: bool = True
     min_severity: str = "info"
@@ -209,5 +211,5 @@ def _check_range(key: str, value: Any, source: str) -> None:
             raise ClaudebuildError(f"{source}: unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     if key in ("min_severity", "fail_on") and value not in SEVERITIES and not (key == "fail_on" and value in ("", "none")):
         raise ClaudebuildError(f"{source}: {key} must be one of {', '.join(SEVERITIES)}, got {value!r}")
-    if key in ("model", "claude_bin", "state_dir") and not value.strip():
+    if key in ("model", "claude_bin", "state_dir", "baseline_file", "suppressions_file") and not value.strip():
         raise ClaudebuildError(f"{source}: {key} must not be empty")

@@ -19,7 +19,7 @@ from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
 
-OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions")
+OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline")
 
 DESCRIPTION = """\
 AI code analysis with the Claude Code CLI as an incremental doit build.
@@ -34,6 +34,7 @@ commands:
   config                 show every effective setting and where it came from
   ask FILE|CHUNK "Q"     ask a follow-up question on a chunk's stored Claude session (--no-fork, --reanalyze)
   sessions [--json]      list chunks with their Claude session id, age, cost and whether it can be resumed
+  baseline               record the current findings in claudebuild-baseline.json: only new ones fail --fail-on
   demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
   list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
 """
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="continue the stored session instead of a fork (later questions then see this answer)")
     ask.add_argument("--reanalyze", action="store_true",
                      help="analyze the chunk again first when its session is gone, failed or out of date")
+    sub.add_parser("baseline", help="record the current findings as known (commit the file); only new ones fail --fail-on")
     sessions = sub.add_parser("sessions", help="list chunks with their session id, age, cost and transcript")
     sessions.add_argument("--json", action="store_true", help="as JSON, for tools")
     demo = sub.add_parser("demo", help="run the offline demo")
@@ -161,6 +163,10 @@ def _dispatch(argv: list[str]) -> int:
         from claudebuild.commands.sessions import run_sessions
 
         return run_sessions(config, as_json=options.json)
+    if command == "baseline":
+        from claudebuild.commands.baseline import record_baseline
+
+        return record_baseline(config)
     if command == "merge":
         from claudebuild.commands.merge import run_merge
 

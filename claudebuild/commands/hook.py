@@ -22,12 +22,14 @@ from claudebuild.analyze import analyze_chunk
 from claudebuild.build import Build
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
-from claudebuild.model import SEVERITIES, Chunk, ChunkResult
+from claudebuild.chunk import split_lines
+from claudebuild.model import Chunk, ChunkResult
 from claudebuild.report import build_report, normalize_path
 from claudebuild.staged import GitIndex, git_output, staged_paths
 from claudebuild.store import read_task_values, result_to_values, save_values, values_to_result
 from claudebuild.tasks import analyze_task_name, covers, result_is_current
 from claudebuild.throttle import RunAborted
+from claudebuild.triage import gate_failures, load_baseline, load_suppressions
 
 HOOK_MARKER = "# installed by claudebuild"
 
@@ -78,16 +80,21 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
         raise ClaudebuildError(str(aborted)) from None
     results = {chunk.id: result for chunk, (result, _) in zip(committed, outcomes) if result is not None}
     reused = sum(1 for _, from_cache in outcomes if from_cache)
-    report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=build.config.min_severity)
+    config = build.config
+    lines = {path: split_lines(index.read(path).decode("utf-8", errors="replace"))
+             for chunk in committed for path in chunk.paths}
+    report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=config.min_severity,
+                          lines_by_file=lines, baseline=load_baseline(root / config.baseline_file),
+                          suppressions=load_suppressions(root / config.suppressions_file))
     print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} staged file(s): "
           f"{len(committed) - reused} analyzed, {reused} from cache, ${report.cost_this_run:.4f}", file=out)
     for failed in report.failed:
         print(f"claudebuild: warning: {failed.chunk} could not be reviewed ({failed.kind}: {failed.message[:160]})", file=out)
-    threshold = SEVERITIES.index(fail_on)
-    blocking = [f for f in report.findings if f.file in reviewable and SEVERITIES.index(f.severity) <= threshold]
+    blocking = [finding for finding in gate_failures(report, fail_on) if finding.file in reviewable]
     for finding in report.findings:
         if finding.file in reviewable:
-            print(f"{finding.file}:{finding.line}: {finding.severity}: {finding.title} [{finding.category}]", file=out)
+            note = "" if finding.verified else " (unverified: the quoted code is not in the file)"
+            print(f"{finding.file}:{finding.line}: {finding.severity}: {finding.title} [{finding.category}]{note}", file=out)
     if blocking:
         print(f"claudebuild: commit blocked: {len(blocking)} finding(s) at or above {fail_on!r} "
               "(fix them, or bypass once with `git commit --no-verify`)", file=out)

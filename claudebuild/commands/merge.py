@@ -49,4 +49,4 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
     print(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
           + (f"; ignored {ignored} made from other file contents" if ignored else ""), file=out)
     print(terminal.render(report, paths=paths), file=out)
-    return exit_status(report, fail_on_error=config.fail_on_error)
+    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)

@@ -31,7 +31,7 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
             return _run(build, list(targets), jobs, doit_args, max_cost)
         with contextlib.redirect_stdout(sys.stderr):
             code = _run(build, list(targets), jobs, doit_args, max_cost)
-        sys.stdout.write(FORMATS[print_format][1](build.current_report()))
+        sys.stdout.write(FORMATS[print_format][1](build.last_report or build.current_report()))
         return code
     finally:
         restore_signals()

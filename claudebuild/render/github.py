@@ -4,6 +4,10 @@ GitHub shows at most 10 annotations of each type (error, warning, notice) per st
 silently drops the rest, so only the 10 most severe of each type are emitted and the
 complete list goes to `$GITHUB_STEP_SUMMARY` as Markdown. Model text is escaped so a
 title or message can never end the command early or start a command of its own.
+
+Only verified findings are annotated: an annotation sits on the pull request's diff, and
+a finding whose quoted code is not in the file may be invented. Unverified ones are
+counted in the log and listed, marked, in the summary; new ones say so in their title.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
+from claudebuild.triage import STATUS_NEW
 
 ANNOTATION_TYPES = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}
 """claudebuild severity -> workflow command."""
@@ -42,7 +47,7 @@ def annotation(finding: Finding) -> str:
         "file": finding.file,
         "line": str(finding.line),
         "endLine": str(max(finding.end_line, finding.line)),
-        "title": f"{finding.title} [{finding.category}]",
+        "title": f"{finding.title} [{finding.category}]" + (" (new)" if finding.status == STATUS_NEW else ""),
     }
     joined = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     return f"::{kind} {joined}::{escape_data(finding.message or finding.title)}"
@@ -66,9 +71,13 @@ def selected(findings: tuple[Finding, ...]) -> list[Finding]:
 
 def render(report: Report) -> str:
     """Annotation lines for the workflow log; a plain note says how many were left to the summary."""
-    chosen = selected(report.findings)
+    verified = tuple(finding for finding in report.findings if finding.verified)
+    chosen = selected(verified)
     lines = [annotation(finding) for finding in chosen]
-    left = len(report.findings) - len(chosen)
+    left = len(verified) - len(chosen)
+    if report.unverified:
+        lines.append(f"claudebuild: {report.unverified} unverified findings not annotated (quoted code not in the file); "
+                     "see the job summary")
     if left:
         lines.append(f"claudebuild: {left} more findings not annotated (GitHub shows 10 per type); see the job summary")
     if report.failed:
@@ -89,13 +98,18 @@ def _lines(finding: Finding) -> str:
     return f"{finding.line}" if finding.end_line <= finding.line else f"{finding.line}–{finding.end_line}"
 
 
+def _marks(finding: Finding) -> str:
+    marks = ([finding.status] if finding.status else []) + ([] if finding.verified else ["unverified"])
+    return "".join(f" _({mark})_" for mark in marks)
+
+
 def _finding_rows(findings: tuple[Finding, ...], budget: int) -> list[str]:
     rows: list[str] = []
     used = 0
     for number, finding in enumerate(sorted(findings, key=_severity_order)):
         row = (
             f"| {finding.severity} | {markdown_text(finding.file)} | {_lines(finding)} | {markdown_text(finding.category)} "
-            f"| **{markdown_text(finding.title)}** {markdown_text(finding.message)} |"
+            f"| **{markdown_text(finding.title)}**{_marks(finding)} {markdown_text(finding.message)} |"
         )
         used += len(row.encode()) + 1
         if used > budget:
@@ -118,7 +132,13 @@ def render_step_summary(report: Report) -> str:
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
     )
     lines.append("")
+    lines += _triage_lines(report)
     tail: list[str] = []
+    if report.fixed:
+        tail += ["### Fixed since the last report", "", "| severity | file | line | category | finding |", "|---|---|---:|---|---|"]
+        tail += [f"| {r.severity} | {markdown_text(r.file)} | {r.line} | {markdown_text(r.category)} | {markdown_text(r.title)} |"
+                 for r in report.fixed]
+        tail.append("")
     if report.failed:
         tail += ["### Failed chunks", "", "| chunk | reason | message |", "|---|---|---|"]
         tail += [f"| {markdown_text(f.chunk)} | {markdown_text(f.kind)} | {markdown_text(f.message[:500])} |"
@@ -132,6 +152,21 @@ def render_step_summary(report: Report) -> str:
         lines += _finding_rows(report.findings, budget)
         lines.append("")
     return "\n".join(lines + tail)
+
+
+def _triage_lines(report: Report) -> list[str]:
+    parts = []
+    if report.compared:
+        counts = report.by_status()
+        parts.append(f"Since the last report: {counts['new']} new, {counts['persisting']} persisting, {len(report.fixed)} fixed.")
+    if report.unverified:
+        parts.append(f"{report.unverified} unverified (quoted code not in the file; never fail the gate).")
+    if report.baselined:
+        parts.append(f"{len(report.baselined)} in the baseline.")
+    suppressed = sum(report.suppressed.values())
+    if suppressed:
+        parts.append(f"{suppressed} suppressed ({report.suppressed_without_reason} without a reason).")
+    return [" ".join(parts), ""] if parts else []
 
 
 def write_step_summary(report: Report, env: Mapping[str, str]) -> bool:

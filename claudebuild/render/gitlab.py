@@ -1,7 +1,9 @@
 """GitLab Code Quality report (`artifacts:reports:codequality`), a subset of Code Climate's format.
 
 GitLab matches issues between the source and target branch by `fingerprint`, so each
-finding's is line-independent and unique within the report (GitLab drops duplicates).
+finding's is line-independent and unique within the report (GitLab drops duplicates);
+GitLab works out new and fixed issues itself from that. Suppressed findings are not in
+the report at all; unverified ones say so at the start of their description.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from claudebuild.fingerprint import unique_fingerprints
 from claudebuild.model import Finding
 from claudebuild.report import Report
+from claudebuild.triage import fingerprints_of
 
 GITLAB_SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor", "info": "info"}
 """claudebuild severity -> GitLab severity: both scales have five steps, so they map one to one, in order."""
@@ -22,7 +24,8 @@ CATEGORIES = {"security": "Security", "performance": "Performance", "style": "St
 
 
 def _description(finding: Finding) -> str:
-    return f"{finding.title}: {finding.message}" if finding.message else finding.title
+    text = f"{finding.title}: {finding.message}" if finding.message else finding.title
+    return text if finding.verified else f"[unverified: quoted code not in the file] {text}"
 
 
 def issue(finding: Finding, fingerprint: str) -> dict[str, Any]:
@@ -41,5 +44,5 @@ def issue(finding: Finding, fingerprint: str) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    issues = [issue(f, fp) for f, fp in zip(report.findings, unique_fingerprints(report.findings))]
+    issues = [issue(f, fp) for f, fp in zip(report.findings, fingerprints_of(report.findings))]
     return orjson.dumps(issues, option=orjson.OPT_INDENT_2).decode() + "\n"

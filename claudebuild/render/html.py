@@ -4,6 +4,10 @@ Titles, messages, quotes, categories, paths and chunk errors come from a model a
 untrusted, so every one goes through `escape` (including in attributes and SVG labels);
 ids and classes are built only from indexes, fingerprints and the fixed severities. A
 Content-Security-Policy that allows no script and no remote resource backs this up.
+
+Triage is shown next to each finding (a `new` / `persisting` badge, `baselined`, and an
+`unverified` marker when its quote is not in the file), in a summary card, and in two
+sections of their own: what was fixed since the last report and what was suppressed.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from html import escape
 from itertools import groupby
 
 from claudebuild import __version__
-from claudebuild.fingerprint import unique_fingerprints
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.render.charts import Bar, bar_chart
 from claudebuild.render.html_style import CSS
 from claudebuild.report import FailedChunk, Report
+from claudebuild.triage import FindingRecord, SuppressedFinding, fingerprints_of
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
@@ -45,6 +49,23 @@ def _badge(severity: str, label: str = "") -> str:
     return f'<span class="badge sev-{text(severity)}">{text(label or severity)}</span>'
 
 
+def _mark(kind: str, label: str, hint: str = "") -> str:
+    """A status badge; `kind` is one of our fixed words, never model text."""
+    title = f' title="{text(hint)}"' if hint else ""
+    return f'<span class="badge mark-{text(kind)}"{title}>{text(label)}</span>'
+
+
+def finding_marks(finding: Finding, baselined: bool) -> str:
+    marks = []
+    if finding.status:
+        marks.append(_mark(finding.status, finding.status, "compared with the previous report"))
+    if baselined:
+        marks.append(_mark("baselined", "baselined", "in the committed baseline: does not fail the gate"))
+    if not finding.verified:
+        marks.append(_mark("unverified", "unverified", "the quoted code is not in the file: the model may have invented it"))
+    return "".join(marks)
+
+
 def _card(title: str, big: str, sub: str = "") -> str:
     """A summary card; its arguments are markup made here, never model text."""
     return (f'<div class="card"><span class="sub">{title}</span><span class="big">{big}</span>'
@@ -64,6 +85,15 @@ def summary_cards(report: Report) -> str:
         _card("Tokens", f"{report.input_tokens + report.output_tokens:,}",
               f"{report.input_tokens:,} in · {report.output_tokens:,} out"),
     ]
+    if report.compared:
+        counts = report.by_status()
+        cards.insert(1, _card("Since the last report", f"{counts['new']} new",
+                              f"{counts['persisting']} persisting · {len(report.fixed)} fixed"))
+    suppressed = report.suppressed
+    if report.unverified or report.baselined or sum(suppressed.values()):
+        cards.insert(2 if report.compared else 1, _card(
+            "Not gating", str(report.unverified + len(report.baselined) + sum(suppressed.values())),
+            f"{report.unverified} unverified · {len(report.baselined)} baselined · {sum(suppressed.values())} suppressed"))
     return f'<section class="cards">{"".join(cards)}</section>'
 
 
@@ -94,14 +124,15 @@ def _lines(finding: Finding) -> str:
     return f"line {finding.line}" if finding.end_line <= finding.line else f"lines {finding.line}–{finding.end_line}"
 
 
-def finding_html(finding: Finding, fingerprint: str) -> str:
+def finding_html(finding: Finding, fingerprint: str, baselined: bool = False) -> str:
     quote = f"<pre><code>{text(finding.quote)}</code></pre>" if finding.quote else ""
     message = f'<p class="message">{text(finding.message)}</p>' if finding.message else ""
     return (
-        f'<article class="finding sev-{text(finding.severity)}" id="f-{fingerprint}">'
-        f'<div class="head">{_badge(finding.severity)}<h3 class="title">{text(finding.title)}</h3>'
+        f'<article class="finding sev-{text(finding.severity)}" id="f-{text(fingerprint)}">'
+        f'<div class="head">{_badge(finding.severity)}{finding_marks(finding, baselined)}'
+        f'<h3 class="title">{text(finding.title)}</h3>'
         f'<span class="where">{_lines(finding)}</span><span class="category mono">{text(finding.category)}</span>'
-        f'<a class="id mono" href="#f-{fingerprint}" title="fingerprint">{fingerprint}</a></div>'
+        f'<a class="id mono" href="#f-{text(fingerprint)}" title="fingerprint">{text(fingerprint)}</a></div>'
         f"{message}{quote}</article>"
     )
 
@@ -117,7 +148,7 @@ def _severity_filter(report: Report) -> str:
 def findings_section(report: Report, file_ids: dict[str, str]) -> str:
     if not report.findings:
         return '<h2>Findings</h2><p class="empty-state">No findings.</p>'
-    pairs = sorted(zip(report.findings, unique_fingerprints(report.findings)),
+    pairs = sorted(zip(report.findings, fingerprints_of(report.findings)),
                    key=lambda pair: (pair[0].file, SEVERITIES.index(pair[0].severity), pair[0].line))
     blocks = []
     for path, group in groupby(pairs, key=lambda pair: pair[0].file):
@@ -127,7 +158,7 @@ def findings_section(report: Report, file_ids: dict[str, str]) -> str:
         blocks.append(
             f'<details class="file" id="{file_ids[path]}" open><summary><span class="path mono">{text(path)}</span>'
             f'<span class="count">{_plural(len(items), "finding")} · {counts}</span></summary>'
-            + "".join(finding_html(finding, fingerprint) for finding, fingerprint in items)
+            + "".join(finding_html(finding, fingerprint, fingerprint in report.baselined) for finding, fingerprint in items)
             + "</details>"
         )
     return f'<h2>Findings</h2>{_severity_filter(report)}{"".join(blocks)}'
@@ -145,6 +176,35 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: int =
 def _failed_row(failed: FailedChunk) -> list[str]:
     files = "<br>".join(f'<span class="mono">{text(path)}</span>' for path in failed.files)
     return [f'<span class="mono">{text(failed.chunk)}</span>', text(failed.kind), text(failed.message), files]
+
+
+def _fixed_row(record: FindingRecord) -> list[str]:
+    return [f'<span class="mono">{text(record.file)}</span>', str(record.line), _badge(record.severity) if record.severity
+            in SEVERITIES else "", f'<span class="mono">{text(record.category)}</span>', text(record.title)]
+
+
+def _suppressed_row(item: SuppressedFinding) -> list[str]:
+    f = item.finding
+    reason = text(item.reason) if item.reason else '<span class="meta">no reason given</span>'
+    return [f'<span class="mono">{text(f.file)}</span>', str(f.line), _badge(f.severity),
+            f'<span class="mono">{text(f.category)}</span>', text(f.title),
+            f'{text(item.source)}: <span class="mono">{text(item.matched)}</span>', reason]
+
+
+def triage_section(report: Report) -> str:
+    """Fixed since the last report, and suppressed findings with who suppressed them and why."""
+    parts = []
+    if report.fixed:
+        parts.append("<h2>Fixed since the last report</h2>"
+                     '<p class="meta">In the previous report, gone from files analyzed again now.</p>')
+        parts.append(_table(["file", "line", "severity", "category", "finding"], [_fixed_row(r) for r in report.fixed],
+                            numeric=1))
+    if report.suppressed_findings:
+        parts.append('<h2>Suppressed findings</h2><p class="meta">Left out of the findings by an inline '
+                     '<code>claudebuild: ignore[…]</code> comment or the suppressions file.</p>')
+        parts.append(_table(["file", "line", "severity", "category", "finding", "by", "reason"],
+                            [_suppressed_row(item) for item in report.suppressed_findings], numeric=1))
+    return "".join(parts)
 
 
 def problems_section(report: Report) -> str:
@@ -178,7 +238,7 @@ def render(report: Report) -> str:
         f'<header><h1>claudebuild report</h1><p class="meta">{_plural(len(report.findings), "finding")} '
         f"over {_plural(report.files_total, 'file')}{run}</p></header>\n"
         f"<main>{summary_cards(report)}{charts(report, file_ids)}\n{findings_section(report, file_ids)}\n"
-        f"{problems_section(report)}</main>\n"
+        f"{triage_section(report)}{problems_section(report)}</main>\n"
         f'<footer>Generated by claudebuild {text(__version__)}. Model-written text is shown as plain text.</footer>'
         "</body></html>\n"
     )

@@ -62,6 +62,10 @@ svg a:hover .bar { opacity: 0.8; }
 .badge.sev-critical { background: var(--critical); } .badge.sev-high { background: var(--high); }
 .badge.sev-medium { background: var(--medium); color: #1f1600; } .badge.sev-low { background: var(--low); }
 .badge.sev-info { background: var(--info); }
+.badge[class*="mark-"] { min-width: 0; font-size: 11px; padding: 0 7px; text-transform: none; letter-spacing: 0; }
+.badge.mark-new { background: var(--accent); }
+.badge.mark-persisting, .badge.mark-baselined { background: var(--track); color: var(--muted); }
+.badge.mark-unverified { background: transparent; color: var(--high); box-shadow: inset 0 0 0 1px var(--high); }
 .pills { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
 .pills .badge { min-width: 0; font-size: 11px; padding: 0 6px; }
 .filter { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center; margin: 0 0 12px; color: var(--muted); }

@@ -1,4 +1,8 @@
-"""`.claudebuild/report.json`: the machine-readable report other tools consume."""
+"""`.claudebuild/report.json`: the machine-readable report other tools consume.
+
+It is also the next run's "previous report": `triage.load_previous_report` reads
+`findings[*].fingerprint` back, so every finding carries its fingerprint here.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,26 @@ from typing import Any
 import orjson
 
 from claudebuild import __version__
+from claudebuild.model import Finding
 from claudebuild.report import Report
+from claudebuild.triage import SuppressedFinding, fingerprints_of
 
 SCHEMA_VERSION = 1
+"""Additions (new keys) keep the version; renaming or removing a key bumps it."""
+
+
+def finding_document(finding: Finding, fingerprint: str, report: Report) -> dict[str, Any]:
+    """A finding with its fingerprint, `status` (new/persisting/""), `verified` and `baselined`."""
+    document = asdict(finding)
+    document["fingerprint"] = fingerprint
+    document["baselined"] = fingerprint in report.baselined
+    return document
+
+
+def suppressed_document(item: SuppressedFinding) -> dict[str, Any]:
+    document = asdict(item.finding)
+    document.update(suppressed_by=item.source, matched=item.matched, reason=item.reason)
+    return document
 
 
 def report_document(report: Report) -> dict[str, Any]:
@@ -28,13 +49,22 @@ def report_document(report: Report) -> dict[str, Any]:
             "failed": len(report.failed),
             "pending": len(report.pending),
             "rejected_findings": sum(report.rejected.values()),
+            "compared_with_previous": report.compared,
+            **report.by_status(),
+            "fixed": len(report.fixed),
+            "unverified": report.unverified,
+            "baselined": len(report.baselined),
+            "suppressed": report.suppressed,
+            "suppressed_without_reason": report.suppressed_without_reason,
             "cost_usd_this_run": report.cost_this_run,
             "cost_usd_saved_by_cache": report.cost_saved,
             "cost_usd_total": report.cost_total,
             "input_tokens": report.input_tokens,
             "output_tokens": report.output_tokens,
         },
-        "findings": [asdict(finding) for finding in report.findings],
+        "findings": [finding_document(f, fp, report) for f, fp in zip(report.findings, fingerprints_of(report.findings))],
+        "fixed_findings": [asdict(record) for record in report.fixed],
+        "suppressed_findings": [suppressed_document(item) for item in report.suppressed_findings],
         "failed_chunks": [asdict(item) for item in report.failed],
         "pending_chunks": list(report.pending),
         "skipped_files": dict(report.skipped_files),

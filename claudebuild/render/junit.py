@@ -2,7 +2,10 @@
 
 Each finding is a failing test case named by its fingerprint, so CI's "new failure" and
 "fixed" tracking follows a finding across runs even when its line moves. Failed chunks
-are errors (the analysis itself broke), pending chunks are skipped tests. ElementTree
+are errors (the analysis itself broke), pending chunks are skipped tests. As with the
+gate, only verified findings outside the baseline fail: an unverified or baselined one is
+a skipped case (same name, so history stays continuous), and a finding fixed since the last
+report is a passing case, which CI shows as "fixed". ElementTree
 escapes markup, but not characters XML 1.0 forbids (NUL, ESC, lone surrogates), which a
 model can still produce, so those are replaced first.
 """
@@ -13,9 +16,9 @@ import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
-from claudebuild.fingerprint import unique_fingerprints
 from claudebuild.model import Finding
 from claudebuild.report import Report
+from claudebuild.triage import FindingRecord, fingerprints_of
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -40,12 +43,28 @@ def _failure_text(finding: Finding) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def _file_suite(root: ET.Element, path: str, pairs: list[tuple[Finding, str]]) -> None:
-    suite = _element(root, "testsuite", name=path, tests=str(len(pairs)), failures=str(len(pairs)), errors="0", skipped="0")
-    for finding, fingerprint in pairs:
+def _skip_reason(finding: Finding, fingerprint: str, report: Report) -> str:
+    if not finding.verified:
+        return f"unverified: the quoted code is not in the file ({finding.title})"
+    return f"baselined: a known finding ({finding.title})" if fingerprint in report.baselined else ""
+
+
+def _file_suite(root: ET.Element, path: str, pairs: list[tuple[Finding, str]], fixed: list[FindingRecord],
+                report: Report) -> None:
+    skips = [_skip_reason(finding, fingerprint, report) for finding, fingerprint in pairs]
+    failures = sum(1 for skip in skips if not skip)
+    suite = _element(root, "testsuite", name=path, tests=str(len(pairs) + len(fixed)), failures=str(failures), errors="0",
+                     skipped=str(len(pairs) - failures))
+    for (finding, fingerprint), skip in zip(pairs, skips):
         case = _element(suite, "testcase", name=f"{finding.category} [{fingerprint}]", classname=path,
                         file=path, line=str(finding.line))
-        _element(case, "failure", _failure_text(finding), message=finding.title, type=finding.severity)
+        if skip:
+            _element(case, "skipped", message=skip)
+        else:
+            _element(case, "failure", _failure_text(finding), message=finding.title, type=finding.severity)
+    for record in fixed:
+        _element(suite, "testcase", name=f"{record.category} [{record.fingerprint}]", classname=path, file=path,
+                 line=str(record.line))
 
 
 def _tool_suite(root: ET.Element, report: Report) -> None:
@@ -66,14 +85,17 @@ def _tool_suite(root: ET.Element, report: Report) -> None:
 
 
 def render(report: Report) -> str:
-    failures = len(report.findings)
-    root = ET.Element("testsuites", {"name": "claudebuild", "failures": str(failures), "errors": str(len(report.failed))})
-    pairs = sorted(zip(report.findings, unique_fingerprints(report.findings)), key=lambda pair: pair[0].file)
-    for path, group in groupby(pairs, key=lambda pair: pair[0].file):
-        _file_suite(root, path, list(group))
+    root = ET.Element("testsuites", {"name": "claudebuild", "failures": "0", "errors": str(len(report.failed))})
+    pairs = sorted(zip(report.findings, fingerprints_of(report.findings)), key=lambda pair: pair[0].file)
+    by_file = {path: list(group) for path, group in groupby(pairs, key=lambda pair: pair[0].file)}
+    fixed: dict[str, list[FindingRecord]] = {}
+    for record in report.fixed:
+        fixed.setdefault(record.file, []).append(record)
+    for path in sorted(by_file.keys() | fixed.keys()):
+        _file_suite(root, path, by_file.get(path, []), fixed.get(path, []), report)
     if report.failed or report.pending or not report.findings:
         _tool_suite(root, report)
-    tests = sum(int(suite.get("tests", "0")) for suite in root)
-    root.set("tests", str(tests))
+    for total in ("tests", "failures"):
+        root.set(total, str(sum(int(suite.get(total, "0")) for suite in root)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

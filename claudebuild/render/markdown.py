@@ -1,16 +1,89 @@
-"""`.claudebuild/report.md`: the human report, grouped by file, most severe first within a file."""
+"""`.claudebuild/report.md`: the human report, grouped by file, most severe first within a file.
+
+Triage shows where a reader acts on it: a status column (new / persisting, baselined,
+unverified) once there is anything to say, what was fixed since the last report, and
+what was suppressed and why, so a silenced finding is never invisible.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 
-from claudebuild.model import SEVERITIES
+from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
 
 
 def _cell(text: str) -> str:
     """Model text is untrusted: keep it on one line and unable to break the table."""
     return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _where(line: int, end_line: int) -> str:
+    return f"{line}" if end_line <= line else f"{line}-{end_line}"
+
+
+def status_text(finding: Finding, report: Report) -> str:
+    """`new` / `persisting`, then `baselined` and **unverified** where they apply."""
+    marks = [finding.status] if finding.status else []
+    if report.is_baselined(finding):
+        marks.append("baselined")
+    if not finding.verified:
+        marks.append("**unverified**")
+    return ", ".join(marks)
+
+
+def triage_summary(report: Report) -> list[str]:
+    """One sentence per kind of triage news; none when there is none."""
+    lines = []
+    if report.compared:
+        counts = report.by_status()
+        lines.append(f"Since the last report: {counts['new']} new, {counts['persisting']} persisting, "
+                     f"{len(report.fixed)} fixed.")
+    if report.unverified:
+        lines.append(f"{report.unverified} unverified: the quoted code is not in the file, so they never fail the gate.")
+    if report.baselined:
+        lines.append(f"{len(report.baselined)} in the baseline (known, do not fail the gate).")
+    suppressed = report.suppressed
+    total = sum(suppressed.values())
+    if total:
+        missing = report.suppressed_without_reason
+        lines.append(f"{total} suppressed ({suppressed['inline']} inline, {suppressed['file']} by the suppressions file"
+                     + (f"; {missing} without a reason" if missing else "") + ").")
+    return [" ".join(lines), ""] if lines else []
+
+
+def _findings(report: Report) -> list[str]:
+    show_status = report.compared or report.unverified > 0 or bool(report.baselined)
+    lines = ["## Findings", ""]
+    for path, group in groupby(report.findings, key=lambda finding: finding.file):
+        header = "| line | severity | status | category | finding |" if show_status else "| line | severity | category | finding |"
+        lines += [f"### `{path}`", "", header, "|---:|---|---|---|---|" if show_status else "|---:|---|---|---|"]
+        for finding in group:
+            text = f"**{_cell(finding.title)}** — {_cell(finding.message)}"
+            if finding.quote:
+                text += f" `{_cell(finding.quote).replace('`', '')}`"
+            status = f" {status_text(finding, report)} |" if show_status else ""
+            lines.append(f"| {_where(finding.line, finding.end_line)} | {finding.severity} |{status} "
+                         f"{_cell(finding.category)} | {text} |")
+        lines.append("")
+    return lines
+
+
+def _fixed(report: Report) -> list[str]:
+    lines = ["## Fixed since the last report", "", "| file | line | severity | category | finding |", "|---|---:|---|---|---|"]
+    lines += [f"| `{_cell(r.file)}` | {r.line} | {r.severity} | {_cell(r.category)} | {_cell(r.title)} |" for r in report.fixed]
+    return lines + [""]
+
+
+def _suppressed(report: Report) -> list[str]:
+    lines = ["## Suppressed findings", "", "Left out of the findings above by an inline `claudebuild: ignore[...]` comment "
+             "or the suppressions file.", "", "| file | line | category | finding | by | reason |", "|---|---:|---|---|---|---|"]
+    for item in report.suppressed_findings:
+        f = item.finding
+        reason = _cell(item.reason) if item.reason else "_no reason given_"
+        lines.append(f"| `{_cell(f.file)}` | {f.line} | {_cell(f.category)} | {_cell(f.title)} "
+                     f"| {item.source}: `{_cell(item.matched).replace('`', '')}` | {reason} |")
+    return lines + [""]
 
 
 def render(report: Report) -> str:
@@ -25,17 +98,13 @@ def render(report: Report) -> str:
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
     )
     lines.append("")
+    lines += triage_summary(report)
     if report.findings:
-        lines += ["## Findings", ""]
-        for path, group in groupby(report.findings, key=lambda finding: finding.file):
-            lines += [f"### `{path}`", "", "| line | severity | category | finding |", "|---:|---|---|---|"]
-            for finding in group:
-                where = f"{finding.line}" if finding.end_line == finding.line else f"{finding.line}-{finding.end_line}"
-                text = f"**{_cell(finding.title)}** — {_cell(finding.message)}"
-                if finding.quote:
-                    text += f" `{_cell(finding.quote).replace('`', '')}`"
-                lines.append(f"| {where} | {finding.severity} | {_cell(finding.category)} | {text} |")
-            lines.append("")
+        lines += _findings(report)
+    if report.fixed:
+        lines += _fixed(report)
+    if report.suppressed_findings:
+        lines += _suppressed(report)
     if report.failed:
         lines += ["## Failed chunks", "", "These were not cached and will be analyzed again on the next run.", ""]
         lines += ["| chunk | reason | message |", "|---|---|---|"]

@@ -1,7 +1,8 @@
 """reviewdog Diagnostic Format (rdjson), for `reviewdog -f=rdjson` PR comments and checks.
 
 reviewdog filters diagnostics to the lines a pull request changed, so every finding is
-sent and reviewdog decides what to show.
+sent and reviewdog decides what to show; an unverified one (its quoted code is not in the
+file) is marked in its message so a reviewer weighs it accordingly.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ LEVELS = {"critical": "ERROR", "high": "ERROR", "medium": "WARNING", "low": "INF
 
 
 def _message(finding: Finding) -> str:
-    head = f"[{finding.severity}] {finding.title}"
+    head = f"[{finding.severity}]{'' if finding.verified else ' [unverified]'} {finding.title}"
     return f"{head}\n\n{finding.message}" if finding.message else head
 
 

@@ -4,6 +4,13 @@ One run per category prefix (`security/sql-injection` -> `security`), each with 
 `automationDetails.id`: GitHub keeps alerts per such category, so a run that no longer
 reports, say, a `performance/...` finding closes exactly those alerts and no others.
 Results carry `partialFingerprints` so GitHub follows an alert when lines move.
+
+Against a previous report, each result has a `baselineState` (`new` or `unchanged`).
+Fixed and suppressed findings are deliberately *not* results: GitHub code scanning reads
+only a subset of SARIF, without `baselineState` or `suppressions`, so an `absent` or a
+suppressed result would open (or reopen) an alert. GitHub closes an alert by itself when
+its result is missing from the next upload of the same category; other consumers find the
+fixed findings in the log's property bag (`properties.fixedFindings`).
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from urllib.parse import quote as url_quote
 import orjson
 
 from claudebuild import __version__
-from claudebuild.fingerprint import FINGERPRINT_KEY, unique_fingerprints
+from claudebuild.fingerprint import FINGERPRINT_KEY
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
+from claudebuild.triage import STATUS_NEW, fingerprints_of
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/claudebuild/"
@@ -73,8 +81,12 @@ def _most_severe(findings: list[Finding]) -> str:
     return min((finding.severity for finding in findings), key=SEVERITIES.index)
 
 
+UNVERIFIED_NOTE = "Unverified: the quoted code was not found in the file; the model may have invented it."
+
+
 def _message(finding: Finding) -> str:
-    return f"{finding.title}\n\n{finding.message}" if finding.message else finding.title
+    text = f"{finding.title}\n\n{finding.message}" if finding.message else finding.title
+    return text if finding.verified else f"{text}\n\n{UNVERIFIED_NOTE}"
 
 
 def _rule(category: str, findings: list[Finding], security: bool) -> dict[str, Any]:
@@ -91,13 +103,20 @@ def _rule(category: str, findings: list[Finding], security: bool) -> dict[str, A
     return rule
 
 
-def _result(finding: Finding, rule_index: int, fingerprint: str, security: bool) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: int, fingerprint: str, security: bool, report: Report) -> dict[str, Any]:
     region: dict[str, Any] = {"startLine": finding.line, "endLine": max(finding.end_line, finding.line)}
     if finding.quote:
         region["snippet"] = {"text": finding.quote}
     properties: dict[str, Any] = {"severity": finding.severity}
     if security:
         properties["security-severity"] = SECURITY_SEVERITY[finding.severity]
+    if not finding.verified:
+        properties["verified"] = False
+    if fingerprint in report.baselined:
+        properties["baselined"] = True
+    extra: dict[str, Any] = {}
+    if report.compared:
+        extra["baselineState"] = "new" if finding.status == STATUS_NEW else "unchanged"
     return {
         "ruleId": finding.category,
         "ruleIndex": rule_index,
@@ -112,6 +131,7 @@ def _result(finding: Finding, rule_index: int, fingerprint: str, security: bool)
             }
         ],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
+        **extra,
         "properties": properties,
     }
 
@@ -140,7 +160,7 @@ def _run(prefix: str, pairs: list[tuple[Finding, str]], report: Report) -> dict[
     categories = sorted({finding.category for finding in findings})
     rules = [_rule(category, [f for f in findings if f.category == category], security) for category in categories]
     index = {category: number for number, category in enumerate(categories)}
-    results = [_result(f, index[f.category], fp, security) for f, fp in pairs]
+    results = [_result(f, index[f.category], fp, security, report) for f, fp in pairs]
     return {
         "tool": {
             "driver": {
@@ -160,10 +180,16 @@ def _run(prefix: str, pairs: list[tuple[Finding, str]], report: Report) -> dict[
 def sarif_document(report: Report) -> dict[str, Any]:
     """The SARIF log as a dict; with no findings, one empty `general` run (so uploads still succeed)."""
     prefixes = run_prefixes(report.findings)
-    pairs = sorted(zip(report.findings, unique_fingerprints(report.findings)), key=lambda p: prefixes[p[0]])
+    pairs = sorted(zip(report.findings, fingerprints_of(report.findings)), key=lambda p: prefixes[p[0]])
     groups = [(prefix, list(group)) for prefix, group in groupby(pairs, key=lambda p: prefixes[p[0]])]
     runs = [_run(prefix, group, report) for prefix, group in groups or [("general", [])]]
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
+    document: dict[str, Any] = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}
+    if report.fixed:
+        document["properties"] = {"fixedFindings": [
+            {"fingerprint": r.fingerprint, "file": r.file, "line": r.line, "category": r.category, "title": r.title}
+            for r in report.fixed
+        ]}
+    return document
 
 
 def render(report: Report) -> str:

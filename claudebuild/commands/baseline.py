@@ -1,0 +1,23 @@
+"""`claudebuild baseline`: accept today's findings, so only new ones fail the gate from now on."""
+
+from __future__ import annotations
+
+import sys
+
+from claudebuild.build import Build
+from claudebuild.config import Config
+from claudebuild.triage import save_baseline
+
+
+def record_baseline(config: Config) -> int:
+    build = Build(config)
+    try:
+        report = build.current_report()
+    finally:
+        build.lock.release()
+    count = save_baseline(config.root / config.baseline_file, report.findings)
+    print(f"claudebuild: recorded {count} findings in {config.baseline_file}; commit it")
+    if report.pending or report.failed:
+        print(f"claudebuild: warning: {len(report.pending)} chunks not analyzed and {len(report.failed)} failed; "
+              "their findings are not in the baseline (run `claudebuild report` first)", file=sys.stderr)
+    return 0
