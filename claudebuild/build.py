@@ -32,6 +32,7 @@ from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.lock import StateLock
 from claudebuild.model import Chunk, Discovery
+from claudebuild.progress import echo
 from claudebuild.prompt import answer_key
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
@@ -163,7 +164,6 @@ class Build:
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 self._say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
-            self._say(_chunk_line(chunk.id, result.status, len(result.raw_findings), result.cost_usd, result.duration_ms, result.error))
             return result_to_values(result)
 
         action.__name__ = f"analyze_{chunk.id}"
@@ -267,7 +267,7 @@ class Build:
 
     def _say(self, text: str) -> None:
         with self._print_lock:
-            print(text, file=self.out or sys.stdout, flush=True)
+            echo(text, self.out or sys.stdout)
 
 
 def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:
@@ -276,9 +276,4 @@ def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:
     skipped = tuple(item for item in discovery.skipped if item.path.rstrip("/") != own and not item.path.startswith(own + "/"))
     return Discovery(discovery.files, skipped)
 
-
-def _chunk_line(chunk_id: str, status: str, findings: int, cost: float, duration_ms: int, error: str) -> str:
-    if status == "ok":
-        return f"   ok    {chunk_id}  {findings} findings  ${cost:.4f}  {duration_ms / 1000:.1f}s"
-    return f"   FAIL  {chunk_id}  {error[:160]}"
 

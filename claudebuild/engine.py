@@ -10,6 +10,7 @@ points are used: a `FileChangedChecker`, a backend plugin, `ModuleTaskLoader`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,6 +21,7 @@ from doit.exceptions import InvalidDodoFile
 from claudebuild.build import Build
 from claudebuild.config import load_config
 from claudebuild.errors import ClaudebuildError
+from claudebuild.progress import ProgressReporter
 from claudebuild.content_checker import XxhashChecker
 
 BACKEND_NAME = "claudebuild"  # registered under the entry point group doit.BACKEND
@@ -33,6 +35,8 @@ def doit_config(build: Build) -> dict[str, Any]:
         "par_type": "thread",
         "default_tasks": ["analyze", "report"],
         "verbosity": 2,
+        "reporter": ProgressReporter,
+        "outfile": sys.stdout,  # doit's default is sys.stdout at *its* import; follow redirect_stdout
     }
 
 

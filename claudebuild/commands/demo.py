@@ -52,6 +52,7 @@ def offline_environment(api_url: str, config_dir: Path) -> Iterator[None]:
 def _analyze(root: Path, jobs: int, title: str) -> tuple[Build, int]:
     print(f"\n== {title}: claudebuild analyze -n {jobs}", flush=True)
     build = Build(load_config(root))
+    build.runner.ensure_supported()
     code = run_doit(build, ["run", "-n", str(jobs), "analyze", "report"])
     if build.gate.abort_reason:
         raise ClaudebuildError(build.gate.abort_reason)

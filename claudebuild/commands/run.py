@@ -45,6 +45,8 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
             return _nothing_to_do(build)
         pending = build.pending_chunks()
         _announce(pending)
+        if pending:
+            build.runner.ensure_supported()  # a missing or old CLI is one line here, not one per chunk
         if max_cost is not None:
             targets = _apply_budget(build, pending, max_cost, targets)
         doit_code = run_doit(build, ["run", "-n", str(jobs), *doit_args, *targets]) if targets else 0
