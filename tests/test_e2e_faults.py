@@ -345,3 +345,16 @@ def test_non_utf8_and_binary_files_are_counted_skips(make_repo: Callable[..., Pa
     assert run(root) == 0
     assert report_json(root)["skipped_files"] == {"binary": 1, "not-utf8": 1}
     assert "caf" not in fake_api.received_text()
+
+
+def test_a_tokens_per_minute_limit_is_respected_without_429s(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
+    root = make_repo(modules(4), config="max_files_per_chunk = 1\n" + FAST_RETRIES)
+    fake_api.tokens_per_minute = 1780  # each request is ~460 input tokens: the 4th of a burst does not fit
+    assert run(root, jobs=4) == 0
+    throttled = [request for request in fake_api.message_requests() if request.status == 429]
+    assert throttled, "the server's limit should bite without --tpm"
+    (root / ".claudebuild").rename(root.parent / "first-state")  # analyze everything again
+    fake_api.reset()  # a fresh, full bucket on the server too
+    assert run(root, "--tpm", "1780", jobs=4) == 0
+    assert [request.status for request in fake_api.message_requests()] == [200] * 4
+    assert len(ok_chunks(root)) == 4

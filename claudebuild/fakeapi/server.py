@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from claudebuild.fakeapi.conversation import request_chars, tokens_for
 from claudebuild.fakeapi.faults import ERROR_MESSAGES, Fault, FaultPlan, HttpError, Outage, error_type_for
 from claudebuild.fakeapi.handler import FakeHandler, FakeHTTPServer
 from claudebuild.fakeapi.replies import build_reply
@@ -74,6 +75,8 @@ class FakeAnthropicServer:
         self._thread: threading.Thread | None = None
         self._latency = self._retry_after = 0.0
         self._max_concurrent: int | None = None
+        self.tokens_per_minute: int | None = None  # input tokens per minute; None = unlimited
+        self._bucket: tuple[float, float] | None = None  # (tokens left, when)
         self.latency = latency
         self.max_concurrent = max_concurrent
         self.retry_after = retry_after
@@ -192,11 +195,12 @@ class FakeAnthropicServer:
             self._outage = None
 
     def reset(self) -> None:
-        """Forget requests, faults and any outage (latency and the cap stay as configured)."""
+        """Forget requests, faults, any outage and spent tokens (latency and the limits stay as configured)."""
         self.log.clear()
         self._plan.set(())
         with self._lock:
             self._outage = None
+            self._bucket = None
             self._peak_in_flight = self._in_flight
 
     # -- request log accessors ---------------------------------------------------------------------------
@@ -249,9 +253,31 @@ class FakeAnthropicServer:
                          f"Number of concurrent requests exceeded the fake limit of {self.max_concurrent}.",
                          self.retry_after)
 
+    def take_tokens(self, body: dict[str, Any]) -> bool:
+        """An organisation's input-tokens-per-minute limit, as a token bucket like Anthropic's
+        (full at start, refilled continuously): False (answer 429) when the request does not fit."""
+        if self.tokens_per_minute is None:
+            return True
+        tokens = tokens_for(request_chars(body))
+        now = time.monotonic()
+        with self._lock:
+            if self._bucket is None:
+                self._bucket = (float(self.tokens_per_minute), now)
+            level, updated = self._bucket
+            level = min(float(self.tokens_per_minute), level + (now - updated) * self.tokens_per_minute / 60)
+            if tokens > level:
+                self._bucket = (level, now)
+                return False
+            self._bucket = (level - tokens, now)
+            return True
+
     def answer_messages(self, request: LoggedRequest) -> Answer:
         """Decide (and wait for) the answer to one logged messages request; called with a slot held."""
         body, seq = request.body, request.seq
+        if not self.take_tokens(body):
+            return Answer(error=HttpError(429, "rate_limit_error",
+                                          f"This request would exceed the fake limit of {self.tokens_per_minute} "
+                                          "input tokens per minute.", self.retry_after), fault="tokens-per-minute")
         stream = body.get("stream") is True
         with self._lock:
             outage = self._outage if self._outage is not None and self._outage.active() else None
