@@ -13,15 +13,15 @@ import secrets
 import signal
 import sys
 import threading
-
-import xxhash
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, TextIO
 
+import xxhash
 from doit.exceptions import TaskFailed
 
 from claudebuild.analyze import AnalysisContext, analyze_chunk
+from claudebuild.atomic_write import write_atomic
 from claudebuild.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.calllog import CallLog
 from claudebuild.chunk import make_chunks
@@ -40,12 +40,10 @@ from claudebuild.report import Report, build_report, exit_status
 from claudebuild.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
 from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
-from claudebuild.atomic_write import write_atomic
 from claudebuild.triage import FindingRecord, load_baseline, load_previous_report, load_source_lines, load_suppressions
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
 """claudebuild's own settings are not code to review."""
-
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,8 @@ class Build:
         """Discover and chunk once per process; takes the state lock first."""
         if self._plan is None:
             self.lock.acquire()
-            own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file)
+            own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
+                   "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
             ignore = (*own, *self.config.ignore)
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore)
             chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)

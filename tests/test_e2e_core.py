@@ -185,3 +185,12 @@ def test_plain_doit_runs_the_tasks_from_the_dodo_file_init_writes(repo: Path, fa
     assert again.returncode == 0, again.stdout + again.stderr
     assert calls(fake_api) == len(chunk_ids(repo))
     assert report_json(repo)["summary"]["cached"] == len(chunk_ids(repo))
+
+
+def test_a_custom_state_directory_is_never_analyzed(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
+    root = make_repo({"app.py": "def f():\n    return eval('1')\n"}, config='state_dir = ".cache/review"\n')
+    assert analyze(root) == 0
+    assert analyze(root) == 0
+    assert calls(fake_api) == 1
+    assert "### FILE .cache/" not in fake_api.received_text()
+    assert (root / ".cache/review/report.json").exists()
