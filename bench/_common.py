@@ -187,12 +187,12 @@ def plan_chunks(repo: Path) -> list[Any]:
 
 
 def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
-    """What a plain script would pipe in: each file under a header, every line numbered (claudebuild's format)."""
-    sections = []
+    """What a plain script would pipe in: each file fenced, every line numbered (claudebuild's format)."""
+    sections = ["Fence boundary: cb-naive\n"]
     for path in paths:
         lines = (repo / path).read_bytes().decode("utf-8", errors="replace").splitlines()
         body = "".join(f"{number:>6}\t{line}\n" for number, line in enumerate(lines, 1))
-        sections.append(f"### FILE {path} (lines 1-{len(lines)} of {len(lines)})\n{body}")
+        sections.append(f'<<<cb-naive FILE "{path}" LINES 1-{len(lines)} OF {len(lines)}>>>\n{body}<<<cb-naive END FILE>>>\n')
     return "".join(sections)
 
 

@@ -21,7 +21,7 @@ from claudebuild.claude import CallOutcome, ClaudeCall, ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
-from claudebuild.prompt import ContentSource, Payload, WorkingTree, build_instructions, build_payload, findings_schema_json
+from claudebuild.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
@@ -130,10 +130,10 @@ def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPar
     payload = build_payload(piece, context.source)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
-        return [_Piece(payload.sent, len(payload.text.encode()), outcome, attempts, spent)]
+        return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]
     halves = split_parts(parts)
     if halves is None:
-        return [_Piece(payload.sent, len(payload.text.encode()), outcome, attempts, spent)]
+        return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]
     # the refused attempt still counts (its cost and attempts), with no findings of its own
     pieces = [_Piece((), 0, CallOutcome(outcomes.OK, structured={"findings": []}), attempts, spent)]
     for half in halves:
@@ -163,10 +163,9 @@ def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload)
     while True:
         attempts += 1
         call = ClaudeCall(
-            prompt=build_instructions(config, chunk),
-            stdin=payload.text,
+            stdin=build_stdin(config, chunk, payload),
             schema_json=findings_schema_json(),
-            system_prompt=config.system_prompt,
+            system_prompt=system_prompt(config),
             model=config.model,
             max_turns=config.max_turns,
             session_id=str(uuid.uuid4()),
@@ -174,7 +173,7 @@ def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload)
             timeout=config.call_timeout,
             max_budget_usd=_call_guard(context, chunk),
         )
-        expected_tokens = len(payload.text) / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
+        expected_tokens = len(call.stdin) / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
         if context.tokens is not None:
             context.tokens.take(expected_tokens, abort=lambda: context.gate.abort_reason)
         ticket = context.gate.acquire()

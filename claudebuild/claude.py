@@ -42,9 +42,9 @@ INTERRUPTED = "interrupted"  # we were asked to stop
 
 @dataclass(frozen=True)
 class ClaudeCall:
-    """Everything one call needs; the prompt text goes in argv, the content on stdin."""
+    """Everything one call needs. The whole prompt (instructions and content) goes on stdin:
+    argv holds only fixed flags, so no text can be taken for an option or overflow argv."""
 
-    prompt: str
     stdin: str
     schema_json: str
     system_prompt: str
@@ -57,15 +57,15 @@ class ClaudeCall:
 
     def argv(self, binary: str) -> list[str]:
         args = [
-            binary, "-p", self.prompt,
+            binary, "-p",
             "--output-format", "json",
             "--json-schema", self.schema_json,
             "--max-turns", str(self.max_turns),
             "--tools", "",
             "--setting-sources", "",
             "--strict-mcp-config",
-            "--system-prompt", self.system_prompt,
-            "--model", self.model,
+            f"--system-prompt={self.system_prompt}",  # "=": a value starting with "-" stays a value
+            f"--model={self.model}",
             "--session-id", self.session_id,
         ]  # fmt: skip
         if self.max_budget_usd is not None:
@@ -224,6 +224,9 @@ class ClaudeRunner:
             raise ClaudeNotFound(self.binary) from None
         except PermissionError as error:
             raise ClaudebuildError(f"cannot run claude CLI {self.binary!r}: {error.strerror}; check the path and its permissions") from error
+        except OSError as error:  # e.g. not an executable: the process never started, no file is at fault
+            raise ClaudebuildError(f"cannot start claude CLI {self.binary!r}: {error.strerror or error}; "
+                                   "check that it is the claude executable") from error
         with self._lock:
             self._live.add(process)
         timed_out = False
@@ -331,12 +334,12 @@ class FollowUp:
             "--tools", "",
             "--setting-sources", "",
             "--strict-mcp-config",
-            "--model", self.model,
+            f"--model={self.model}",
         ]  # fmt: skip
         if self.fork:
             args.append("--fork-session")
         if self.system_prompt is not None:
-            args += ["--system-prompt", self.system_prompt]
+            args.append(f"--system-prompt={self.system_prompt}")
         return args
 
 

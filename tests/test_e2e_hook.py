@@ -62,7 +62,7 @@ def test_only_chunks_with_staged_files_are_analyzed(repo: Path, fake_api: FakeAn
     git(repo, "add", "lib/text.py")
     assert hook(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and "### FILE lib/text.py " in requests[0].user_text
+    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
 
 
 def test_the_hook_reuses_a_normal_run_and_a_normal_run_reuses_the_hook(repo: Path, fake_api: FakeAnthropicServer) -> None:

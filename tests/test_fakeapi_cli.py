@@ -51,14 +51,17 @@ SCHEMA = json.dumps({
             "quote": {"type": "string"}}}}},
 })
 STDIN = (
-    "### FILE src/app/db.py (lines 1-4 of 4)\n"
+    "Fence boundary: cb-1\n"
+    '<<<cb-1 FILE "src/app/db.py" LINES 1-4 OF 4>>>\n'
     "     1\timport os\n"
     '     2\tpassword = "hunter2-secret"\n'
     '     3\tcur.execute(f"SELECT * FROM users WHERE id={uid}")\n'
     "     4\texcept:\n"
-    "### FILE src/my app/util.py (lines 101-102 of 300)\n"
+    "<<<cb-1 END FILE>>>\n"
+    '<<<cb-1 FILE "src/my app/util.py" LINES 101-102 OF 300>>>\n'
     "   101\tdef f(s):\n"
     "   102\t    return eval(s)  # TODO\n"
+    "<<<cb-1 END FILE>>>\n"
 )
 FLAGS = ["--output-format", "json", "--max-turns", "3", "--tools", "", "--setting-sources", "",
          "--strict-mcp-config", "--system-prompt", "You are a code reviewer.", "--model", "claude-sonnet-4-5"]

@@ -23,7 +23,8 @@ from claudebuild.fakeapi import FakeAnthropicServer, Fault, review
 
 SCHEMA = {"type": "object", "required": ["findings"], "properties": {"findings": {"type": "array"}}}
 CHUNK = (
-    '### FILE src/app/db.py (lines 1-3 of 3)\n     1\timport os\n     2\tpassword = "hunter2-secret"\n     3\teval(x)\n'
+    'Fence boundary: cb-1\n<<<cb-1 FILE "src/app/db.py" LINES 1-3 OF 3>>>\n'
+    '     1\timport os\n     2\tpassword = "hunter2-secret"\n     3\teval(x)\n<<<cb-1 END FILE>>>\n'
 )
 REMINDER = "<system-reminder>\nToday's date is 2026-01-01.\n</system-reminder>\n\n"
 

@@ -6,23 +6,31 @@ claudebuild sends. The rules are a data table (`RULES`) so a test that needs a
 new kind of finding adds a row instead of new code. Everything here is pure:
 no I/O, no HTTP, so it is unit-tested directly.
 
-The input format is the one claudebuild writes to the CLI's stdin::
+The input format is the one claudebuild writes to the CLI's stdin: a
+`Fence boundary:` line naming this call's random token, then each file fenced
+by lines carrying that token, every content line numbered::
 
-    ### FILE src/app/db.py (lines 1-42 of 42)
+    Fence boundary: cb-5f0c...
+    <<<cb-5f0c... FILE "src/app/db.py" LINES 1-42 OF 42>>>
          1\timport os
          2\tpassword = "hunter2-secret"
+    <<<cb-5f0c... END FILE>>>
 
-Anything outside a file section (the CLI's `<system-reminder>`, the
-instructions, follow-up questions) is ignored.
+Only fences with a declared boundary count, so a file line that imitates a
+fence (it is numbered anyway) cannot open a section. Anything outside a file
+section (the CLI's `<system-reminder>`, the instructions, follow-up questions)
+is ignored.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 
-HEADER_RE = re.compile(r"^### FILE (?P<path>.+) \(lines (?P<start>\d+)-(?P<end>\d+) of (?P<total>\d+)\)$")
-"""`.+` is greedy and backtracks to the last ` (lines`, so paths may contain spaces and parentheses."""
+BOUNDARY_RE = re.compile(r"^Fence boundary: (?P<boundary>\S+)$", re.MULTILINE)
+HEADER_RE = re.compile(r'^<<<(?P<boundary>\S+) FILE (?P<path>".*") LINES (?P<start>\d+)-(?P<end>\d+) OF (?P<total>\d+)>>>$')
+"""The path is a JSON string, so it may hold spaces, quotes, parentheses and escaped newlines."""
 
 NUMBERED_RE = re.compile(r"^ *(?P<n>\d+)\t(?P<text>.*)$", re.DOTALL)
 """`f"{n:>6}\\t{text}"`: numbers wider than 6 digits simply have no padding."""
@@ -76,6 +84,17 @@ def _rule(category: str, severity: str, title: str, message: str, *patterns: str
     return Rule(category, severity, title, message, tuple(re.compile(p) for p in patterns))
 
 
+HOSTILE_MARKER = "HOSTILE-FINDING"
+"""A source line holding this gets a finding written like an attacker-steered model would write it."""
+HOSTILE_CATEGORY = "security/hostile-output\x1b[7m<b>`|"
+HOSTILE_TITLE = "Model text \x1b]52;c;cHduZWQ=\x07with \x1b[31mescapes\x1b[0m\n::error file=x::pwned"
+"""OSC 52 (sets the clipboard), a CSI colour, and a GitHub workflow command on a line of its own."""
+HOSTILE_MESSAGE = ("![x](https://attacker.example/p.png) [click](https://attacker.example/login) "
+                   "<https://attacker.example/auto> <script>alert(1)</script>\r\n##[error]legacy command "
+                   "\u202eevil\u202c @everyone #1 \x9b2J")
+"""An image and links (fetched or clickable in a posted report), raw HTML, a legacy `##[` command,
+a bidi override, a mention, an issue reference and a C1 CSI that would clear the screen."""
+
 RULES: tuple[Rule, ...] = (
     _rule(
         "security/eval", "high", "Use of eval()",
@@ -110,6 +129,7 @@ RULES: tuple[Rule, ...] = (
         "An unresolved TODO/FIXME marks known unfinished work that should be tracked or done.",
         r"\b(TODO|FIXME)\b",
     ),
+    _rule(HOSTILE_CATEGORY, "high", HOSTILE_TITLE, HOSTILE_MESSAGE, re.escape(HOSTILE_MARKER)),
 )
 
 
@@ -123,13 +143,13 @@ def parse_numbered(text: str) -> list[SourceLine]:
     source line, exactly as the chunker numbered them.
     """
     lines: list[SourceLine] = []
+    boundaries = declared_boundaries(text)
     path: str | None = None
     start = end = 0
     for raw in text.split("\n"):
-        header = HEADER_RE.match(raw)
-        if header:
-            path = header["path"]
-            start, end = int(header["start"]), int(header["end"])
+        header = _fence(raw, boundaries)
+        if header is not None:
+            path, start, end = header
             continue
         if path is None:
             continue
@@ -139,6 +159,22 @@ def parse_numbered(text: str) -> list[SourceLine]:
         else:
             path = None
     return lines
+
+
+def declared_boundaries(text: str) -> frozenset[str]:
+    """Every boundary a `Fence boundary:` line declares (a resumed session holds several calls)."""
+    return frozenset(match["boundary"] for match in BOUNDARY_RE.finditer(text))
+
+
+def _fence(raw: str, boundaries: frozenset[str]) -> tuple[str, int, int] | None:
+    header = HEADER_RE.match(raw)
+    if header is None or header["boundary"] not in boundaries:
+        return None
+    try:
+        path = json.loads(header["path"])
+    except ValueError:
+        return None
+    return (path, int(header["start"]), int(header["end"])) if isinstance(path, str) else None
 
 
 def review_lines(lines: list[SourceLine], rules: tuple[Rule, ...] = RULES) -> list[ReviewFinding]:
@@ -169,4 +205,5 @@ def review(text: str, rules: tuple[Rule, ...] = RULES) -> list[dict[str, object]
 
 def files_in(text: str) -> list[str]:
     """The distinct file paths that have file sections in `text`, in order of appearance."""
-    return list(dict.fromkeys(m["path"] for raw in text.split("\n") if (m := HEADER_RE.match(raw))))
+    boundaries = declared_boundaries(text)
+    return list(dict.fromkeys(fence[0] for raw in text.split("\n") if (fence := _fence(raw, boundaries))))
