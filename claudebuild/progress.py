@@ -25,6 +25,7 @@ from rich.console import Console
 from claudebuild.progress_live import LiveView, echo
 from claudebuild.progress_state import (REPORT_TASK, Finished, Snapshot, Tally, classify, format_seconds, is_chunk,
                                         one_line, summary_line)
+from claudebuild.untrusted_text import terminal_block
 
 __all__ = ["ProgressReporter", "echo", "use_live"]
 
@@ -165,7 +166,7 @@ class ProgressReporter(ConsoleReporter):
         if failures and self.failure_verbosity:
             for name, fail in failures:
                 lines.append(f"{name}: {fail.get_name()}")
-                lines.extend(fail.get_msg().rstrip("\n").splitlines())
+                lines.extend(terminal_block(fail.get_msg().rstrip("\n")).split("\n"))
         elif any(fail.traceback for _, fail in failures):
             lines.append("claudebuild: rerun with --failure-verbosity 1 to see the tracebacks")
         if runtime_errors:

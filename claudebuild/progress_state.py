@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from doit.task import Task
 
 from claudebuild.tasks import ANALYZE, REPORT
+from claudebuild.untrusted_text import terminal_text
 
 CHUNK_PREFIX = ANALYZE + ":"
 """Only these tasks are chunks; the `analyze` group and `report` are bookkeeping and never counted."""
@@ -31,13 +32,15 @@ def is_chunk(task_name: str) -> bool:
 
 
 def chunk_label(task_name: str) -> str:
-    """The chunk id users know (`app/db.py+3`), without the doit task prefix."""
-    return task_name[len(CHUNK_PREFIX):] if is_chunk(task_name) else task_name
+    """The chunk id users know (`app/db.py+3`), without the doit task prefix, as terminal-safe text:
+    chunk ids are made of repository paths, and a file name may hold escape sequences too."""
+    return terminal_text(task_name[len(CHUNK_PREFIX):] if is_chunk(task_name) else task_name)
 
 
 def one_line(text: str, limit: int = REASON_CHARS) -> str:
-    """Whole-line output only: a multi-line reason would break both the plain log and the live layout."""
-    flat = " ".join(text.split())
+    """Whole-line output only: a multi-line reason would break both the plain log and the live layout.
+    Reasons quote the CLI, the API and the model, so they are `untrusted_text.terminal_text` too."""
+    flat = terminal_text(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

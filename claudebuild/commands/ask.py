@@ -7,6 +7,10 @@ of sending the files again. Without tools the CLI cannot re-read anything:
 the answer comes from the stored history alone. A session can be gone (the
 CLI deletes transcripts after `cleanupPeriodDays`), so `--reanalyze`
 analyzes the chunk again when, and only when, its session cannot be used.
+
+The answer is model text printed to a terminal (or a CI log), so it is printed
+through `untrusted_text.terminal_block`, and every error quoting the model, the CLI
+or the API through `terminal_text`: no escape sequence, no workflow command.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from claudebuild.config import Config
 from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult
+from claudebuild.prompt import system_prompt
 from claudebuild.store import ANALYZE_PREFIX, read_task_values, values_to_result
 from claudebuild.tasks import analyze_task_name
+from claudebuild.untrusted_text import terminal_block, terminal_text
 
 ANALYZE_FIRST = "run `claudebuild analyze` first (or add --reanalyze)"
 
@@ -63,12 +69,12 @@ def run_ask(config: Config, target: str, question: str, *, fork: bool = True, re
         outcome = _ask(build, result, question, fork)
         if outcome.kind == NO_SESSION:  # the fresh session is missing too: not an expiry
             raise ClaudebuildError(f"claude cannot find the new session {result.session_id} of chunk {chunk.id} "
-                                   f"({outcome.message}): analysis and ask must see the same CLAUDE_CONFIG_DIR")
+                                   f"({terminal_text(outcome.message)}): analysis and ask must see the same CLAUDE_CONFIG_DIR")
     if outcome.kind == NO_SESSION:
         raise ClaudebuildError(_gone_message(config, plan, chunk, result))
     if outcome.kind != OK:
         raise ClaudebuildError(_failure_message(chunk.id, outcome, config.call_timeout))
-    print(outcome.extra["answer"], file=out)
+    print(terminal_block(outcome.extra["answer"]), file=out)
     how = f"forked from {result.session_id}" if fork else "continued"
     print(f"claudebuild: session {outcome.session_id} ({how}), ${outcome.cost_usd:.4f}", file=out, flush=True)
     return 0
@@ -125,7 +131,8 @@ def _unusable(chunk_id: str, result: ChunkResult | None) -> str:
     if result is None:
         return f"chunk {chunk_id} was never analyzed: {ANALYZE_FIRST}"
     if result.status != "ok":
-        return f"the last analysis of chunk {chunk_id} failed ({result.error_kind}: {result.error[:120]}): {ANALYZE_FIRST}"
+        return (f"the last analysis of chunk {chunk_id} failed ({terminal_text(result.error_kind)}: "
+                f"{terminal_text(result.error)[:120]}): {ANALYZE_FIRST}")
     if not result.session_id:
         return f"chunk {chunk_id} has no stored session id: {ANALYZE_FIRST}"
     return ""
@@ -145,7 +152,7 @@ def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
     values = read_task_values(config.db_path, [name]).get(name)
     result = values_to_result(values) if values else None
     if result is None or result.status != "ok" or not result.session_id:
-        reason = f"{result.error_kind}: {result.error[:160]}" if result else "no result was stored"
+        reason = f"{terminal_text(result.error_kind)}: {terminal_text(result.error)[:160]}" if result else "no result was stored"
         raise ClaudebuildError(f"analyzing chunk {chunk_id} again failed ({reason}): "
                                f"see {config.state_dir}/calls.ndjson, fix the cause and rerun")
     return result
@@ -155,7 +162,7 @@ def _ask(build: Build, result: ChunkResult, question: str, fork: bool) -> CallOu
     """One follow-up call from where the session lives, logged like every other call."""
     session, cwd = _resume_reference(result, build.context.session_cwd)
     follow_up = FollowUp(question=question, session=session, cwd=cwd, model=build.config.model,
-                         fork=fork, timeout=build.config.call_timeout, system_prompt=build.config.system_prompt)
+                         fork=fork, timeout=build.config.call_timeout, system_prompt=system_prompt(build.config))
     started = utc_now()
     outcome = ask_follow_up(build.runner, follow_up)
     build.context.call_log.write({
@@ -191,9 +198,9 @@ def _gone_message(config: Config, plan: Plan, chunk: Chunk, result: ChunkResult)
 
 def _failure_message(chunk_id: str, outcome: CallOutcome, timeout: float) -> str:
     if outcome.kind == AUTH:
-        return f"authentication failed ({outcome.message}): {AUTH_HINT}"
+        return f"authentication failed ({terminal_text(outcome.message)}): {AUTH_HINT}"
     if outcome.kind == RETRY:
-        return f"the API is busy or unreachable ({outcome.message}): try again in a minute"
+        return f"the API is busy or unreachable ({terminal_text(outcome.message)}): try again in a minute"
     if outcome.kind == TIMEOUT:
         return f"no answer within {timeout:g}s (call_timeout): try again, or raise call_timeout in claudebuild.toml"
-    return f"claude could not answer about chunk {chunk_id} ({outcome.kind}: {outcome.message[:200]})"
+    return f"claude could not answer about chunk {chunk_id} ({outcome.kind}: {terminal_text(outcome.message)[:200]})"

@@ -21,6 +21,7 @@ from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.sample import copy_sample_repo
+from claudebuild.untrusted_text import terminal_text
 
 DEMO_CONFIG = "# small chunks, so the demo shows several of them\nmax_files_per_chunk = 6\n"
 EDITED_FILE = "app/services/billing.py"
@@ -75,7 +76,7 @@ def run_demo(*, directory: Path | None, latency: float, jobs: int) -> int:
         report = first.current_report()
         print(f"\ncold run: {cold_calls} API calls for {report.chunks_total} chunks")
         for finding in report.findings[:8]:
-            print(f"  {finding.severity:<8} {finding.file}:{finding.line}  {finding.title}")
+            print(f"  {finding.severity:<8} {terminal_text(finding.file)}:{finding.line}  {terminal_text(finding.title)}")
         if len(report.findings) > 8:
             print(f"  ... {len(report.findings) - 8} more in {root / '.claudebuild' / 'report.md'}")
 

@@ -2,8 +2,10 @@
 
 GitHub shows at most 10 annotations of each type (error, warning, notice) per step and
 silently drops the rest, so only the 10 most severe of each type are emitted and the
-complete list goes to `$GITHUB_STEP_SUMMARY` as Markdown. Model text is escaped so a
-title or message can never end the command early or start a command of its own.
+complete list goes to `$GITHUB_STEP_SUMMARY` as Markdown. Model text is cleaned and
+escaped (`untrusted_text.workflow_property` / `workflow_data`) so a title or message can
+never end the command early or start a command of its own, and is inert Markdown in the
+summary (`untrusted_text.markdown_text`).
 
 Only verified findings are annotated: an annotation sits on the pull request's diff, and
 a finding whose quoted code is not in the file may be invented. Unverified ones are
@@ -12,13 +14,12 @@ counted in the log and listed, marked, in the summary; new ones say so in their 
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Mapping
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
 from claudebuild.triage import STATUS_NEW
+from claudebuild.untrusted_text import markdown_text, workflow_data, workflow_property
 
 ANNOTATION_TYPES = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}
 """claudebuild severity -> workflow command."""
@@ -30,16 +31,6 @@ SUMMARY_LIMIT = 1_000_000
 """Bytes; GitHub refuses a step summary over 1 MiB, so the table is cut (with a note) before that."""
 
 
-def escape_data(text: str) -> str:
-    """Escape the message part of a workflow command (after `::`)."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """Escape a `key=value` property: data escaping plus `:` and `,`, which delimit properties."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def annotation(finding: Finding) -> str:
     """One `::error file=…,line=…,endLine=…,title=…::message` line for `finding`."""
     kind = ANNOTATION_TYPES[finding.severity]
@@ -49,8 +40,8 @@ def annotation(finding: Finding) -> str:
         "endLine": str(max(finding.end_line, finding.line)),
         "title": f"{finding.title} [{finding.category}]" + (" (new)" if finding.status == STATUS_NEW else ""),
     }
-    joined = ",".join(f"{key}={escape_property(value)}" for key, value in properties.items())
-    return f"::{kind} {joined}::{escape_data(finding.message or finding.title)}"
+    joined = ",".join(f"{key}={workflow_property(value)}" for key, value in properties.items())
+    return f"::{kind} {joined}::{workflow_data(finding.message or finding.title)}"
 
 
 def _severity_order(finding: Finding) -> tuple[int, str, int]:
@@ -83,15 +74,6 @@ def render(report: Report) -> str:
     if report.failed:
         lines.append(f"claudebuild: {len(report.failed)} chunks failed and will be retried; see the job summary")
     return "".join(line + "\n" for line in lines)
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-"""Characters that could start emphasis, code, a link or a new table cell."""
-
-
-def markdown_text(text: str) -> str:
-    """Untrusted text as inert Markdown in one table cell: one line, HTML escaped, syntax escaped."""
-    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split())), quote=False)
 
 
 def _lines(finding: Finding) -> str:
@@ -136,7 +118,7 @@ def render_step_summary(report: Report) -> str:
     tail: list[str] = []
     if report.fixed:
         tail += ["### Fixed since the last report", "", "| severity | file | line | category | finding |", "|---|---|---:|---|---|"]
-        tail += [f"| {r.severity} | {markdown_text(r.file)} | {r.line} | {markdown_text(r.category)} | {markdown_text(r.title)} |"
+        tail += [f"| {markdown_text(r.severity)} | {markdown_text(r.file)} | {r.line} | {markdown_text(r.category)} | {markdown_text(r.title)} |"
                  for r in report.fixed]
         tail.append("")
     if report.failed:

@@ -4,6 +4,7 @@ GitLab matches issues between the source and target branch by `fingerprint`, so 
 finding's is line-independent and unique within the report (GitLab drops duplicates);
 GitLab works out new and fixed issues itself from that. Suppressed findings are not in
 the report at all; unverified ones say so at the start of their description.
+Every string goes through `untrusted_text.json_strings` (GitLab shows them in merge requests).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 from claudebuild.model import Finding
 from claudebuild.report import Report
 from claudebuild.triage import fingerprints_of
+from claudebuild.untrusted_text import json_strings
 
 GITLAB_SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor", "info": "info"}
 """claudebuild severity -> GitLab severity: both scales have five steps, so they map one to one, in order."""
@@ -45,4 +47,4 @@ def issue(finding: Finding, fingerprint: str) -> dict[str, Any]:
 
 def render(report: Report) -> str:
     issues = [issue(f, fp) for f, fp in zip(report.findings, fingerprints_of(report.findings))]
-    return orjson.dumps(issues, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return orjson.dumps(json_strings(issues), option=orjson.OPT_INDENT_2).decode() + "\n"

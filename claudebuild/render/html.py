@@ -1,8 +1,10 @@
 """A self-contained HTML report: one file, no network, no script, safe to open from CI artifacts.
 
 Titles, messages, quotes, categories, paths and chunk errors come from a model and are
-untrusted, so every one goes through `escape` (including in attributes and SVG labels);
-ids and classes are built only from indexes, fingerprints and the fixed severities. A
+untrusted, so every one goes through `text` (`untrusted_text.html_text`: escape sequences
+and control characters removed, bidi controls made visible, then HTML-escaped), in
+attributes and SVG labels too, and none ever becomes a link or an element; ids and
+classes are built only from indexes, fingerprints and the fixed severities. A
 Content-Security-Policy that allows no script and no remote resource backs this up.
 
 Triage is shown next to each finding (a `new` / `persisting` badge, `baselined`, and an
@@ -13,7 +15,6 @@ sections of their own: what was fixed since the last report and what was suppres
 from __future__ import annotations
 
 from collections.abc import Iterable
-from html import escape
 from itertools import groupby
 
 from claudebuild import __version__
@@ -22,13 +23,14 @@ from claudebuild.render.charts import Bar, bar_chart
 from claudebuild.render.html_style import CSS
 from claudebuild.report import FailedChunk, Report
 from claudebuild.triage import FindingRecord, SuppressedFinding, fingerprints_of
+from claudebuild.untrusted_text import html_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def text(value: object) -> str:
     """Any value as HTML text or attribute content."""
-    return escape(str(value), quote=True)
+    return html_text(str(value))
 
 
 def money(value: float) -> str:

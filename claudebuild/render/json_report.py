@@ -2,6 +2,8 @@
 
 It is also the next run's "previous report": `triage.load_previous_report` reads
 `findings[*].fingerprint` back, so every finding carries its fingerprint here.
+Every string goes through `untrusted_text.json_strings`: tools decode and print these
+strings, so no escape sequence or control character may survive in them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from claudebuild import __version__
 from claudebuild.model import Finding
 from claudebuild.report import Report
 from claudebuild.triage import SuppressedFinding, fingerprints_of
+from claudebuild.untrusted_text import json_strings
 
 SCHEMA_VERSION = 1
 """Additions (new keys) keep the version; renaming or removing a key bumps it."""
@@ -73,4 +76,4 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return orjson.dumps(report_document(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return orjson.dumps(json_strings(report_document(report)), option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -7,25 +7,20 @@ gate, only verified findings outside the baseline fail: an unverified or baselin
 a skipped case (same name, so history stays continuous), and a finding fixed since the last
 report is a passing case, which CI shows as "fixed". ElementTree
 escapes markup, but not characters XML 1.0 forbids (NUL, ESC, lone surrogates), which a
-model can still produce, so those are replaced first.
+model can still produce, so every value goes through `untrusted_text.xml_text` first:
+escape sequences and control characters removed, so the XML stays well-formed and CI
+shows no terminal codes.
 """
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from itertools import groupby
 
 from claudebuild.model import Finding
 from claudebuild.report import Report
 from claudebuild.triage import FindingRecord, fingerprints_of
-
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    """`text` with characters XML 1.0 cannot carry shown as `\\xNN` / `\\uNNNN`."""
-    return _NOT_XML.sub(lambda match: ascii(match.group())[1:-1], text)
+from claudebuild.untrusted_text import xml_text
 
 
 def _element(parent: ET.Element, tag: str, text: str = "", **attributes: str) -> ET.Element:

@@ -3,6 +3,10 @@
 Triage shows where a reader acts on it: a status column (new / persisting, baselined,
 unverified) once there is anything to say, what was fixed since the last report, and
 what was suppressed and why, so a silenced finding is never invisible.
+
+The report is posted as a pull request comment, so model text must render as the
+characters typed: prose goes through `untrusted_text.markdown_text` (no image, link,
+HTML or emphasis; URLs and mentions as code), code and paths through `markdown_code`.
 """
 
 from __future__ import annotations
@@ -11,11 +15,7 @@ from itertools import groupby
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
-
-
-def _cell(text: str) -> str:
-    """Model text is untrusted: keep it on one line and unable to break the table."""
-    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+from claudebuild.untrusted_text import markdown_code, markdown_text
 
 
 def _where(line: int, end_line: int) -> str:
@@ -57,21 +57,22 @@ def _findings(report: Report) -> list[str]:
     lines = ["## Findings", ""]
     for path, group in groupby(report.findings, key=lambda finding: finding.file):
         header = "| line | severity | status | category | finding |" if show_status else "| line | severity | category | finding |"
-        lines += [f"### `{path}`", "", header, "|---:|---|---|---|---|" if show_status else "|---:|---|---|---|"]
+        lines += [f"### {markdown_code(path, in_table=False)}", "", header, "|---:|---|---|---|---|" if show_status else "|---:|---|---|---|"]
         for finding in group:
-            text = f"**{_cell(finding.title)}** — {_cell(finding.message)}"
+            text = f"**{markdown_text(finding.title)}** — {markdown_text(finding.message)}"
             if finding.quote:
-                text += f" `{_cell(finding.quote).replace('`', '')}`"
+                text += f" {markdown_code(finding.quote)}"
             status = f" {status_text(finding, report)} |" if show_status else ""
             lines.append(f"| {_where(finding.line, finding.end_line)} | {finding.severity} |{status} "
-                         f"{_cell(finding.category)} | {text} |")
+                         f"{markdown_text(finding.category)} | {text} |")
         lines.append("")
     return lines
 
 
 def _fixed(report: Report) -> list[str]:
     lines = ["## Fixed since the last report", "", "| file | line | severity | category | finding |", "|---|---:|---|---|---|"]
-    lines += [f"| `{_cell(r.file)}` | {r.line} | {r.severity} | {_cell(r.category)} | {_cell(r.title)} |" for r in report.fixed]
+    lines += [f"| {markdown_code(r.file)} | {r.line} | {markdown_text(r.severity)} | {markdown_text(r.category)} "
+              f"| {markdown_text(r.title)} |" for r in report.fixed]
     return lines + [""]
 
 
@@ -80,9 +81,9 @@ def _suppressed(report: Report) -> list[str]:
              "or the suppressions file.", "", "| file | line | category | finding | by | reason |", "|---|---:|---|---|---|---|"]
     for item in report.suppressed_findings:
         f = item.finding
-        reason = _cell(item.reason) if item.reason else "_no reason given_"
-        lines.append(f"| `{_cell(f.file)}` | {f.line} | {_cell(f.category)} | {_cell(f.title)} "
-                     f"| {item.source}: `{_cell(item.matched).replace('`', '')}` | {reason} |")
+        reason = markdown_text(item.reason) if item.reason else "_no reason given_"
+        lines.append(f"| {markdown_code(f.file)} | {f.line} | {markdown_text(f.category)} | {markdown_text(f.title)} "
+                     f"| {item.source}: {markdown_code(item.matched)} | {reason} |")
     return lines + [""]
 
 
@@ -109,11 +110,11 @@ def render(report: Report) -> str:
         lines += ["## Failed chunks", "", "These were not cached and will be analyzed again on the next run.", ""]
         lines += ["| chunk | reason | message |", "|---|---|---|"]
         for failed in report.failed:
-            lines.append(f"| `{_cell(failed.chunk)}` | {failed.kind} | {_cell(failed.message)} |")
+            lines.append(f"| {markdown_code(failed.chunk)} | {markdown_text(failed.kind)} | {markdown_text(failed.message)} |")
         lines.append("")
     if report.pending:
         lines += ["## Not analyzed yet", ""]
-        lines += [f"- `{_cell(chunk)}`" for chunk in report.pending]
+        lines += [f"- {markdown_code(chunk, in_table=False)}" for chunk in report.pending]
         lines.append("")
     if report.skipped_files:
         lines += ["## Skipped files", "", "| reason | files |", "|---|---:|"]

@@ -11,6 +11,10 @@ only a subset of SARIF, without `baselineState` or `suppressions`, so an `absent
 suppressed result would open (or reopen) an alert. GitHub closes an alert by itself when
 its result is missing from the next upload of the same category; other consumers find the
 fixed findings in the log's property bag (`properties.fixedFindings`).
+
+Model text is only ever put in `text` properties (never `markdown`), messages go through
+`untrusted_text.sarif_text` (no embedded `[link](target)`) and every string through
+`untrusted_text.json_strings`, so code scanning shows it as the characters the model wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from claudebuild.fingerprint import FINGERPRINT_KEY
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.report import Report
 from claudebuild.triage import STATUS_NEW, fingerprints_of
+from claudebuild.untrusted_text import json_strings, sarif_text
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/claudebuild/"
@@ -86,7 +91,7 @@ UNVERIFIED_NOTE = "Unverified: the quoted code was not found in the file; the mo
 
 def _message(finding: Finding) -> str:
     text = f"{finding.title}\n\n{finding.message}" if finding.message else finding.title
-    return text if finding.verified else f"{text}\n\n{UNVERIFIED_NOTE}"
+    return sarif_text(text if finding.verified else f"{text}\n\n{UNVERIFIED_NOTE}")
 
 
 def _rule(category: str, findings: list[Finding], security: bool) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def _rule(category: str, findings: list[Finding], security: bool) -> dict[str, A
     rule: dict[str, Any] = {
         "id": category,
         "name": category,
-        "shortDescription": {"text": f"claudebuild: {category}"},
+        "shortDescription": {"text": sarif_text(f"claudebuild: {category}")},
         "defaultConfiguration": {"level": LEVELS[worst]},
         "properties": {"tags": sorted({"claudebuild", category_prefix(category)} | ({"security"} if security else set()))},
     }
@@ -141,7 +146,7 @@ def _invocation(report: Report) -> dict[str, Any]:
     notifications = [
         {
             "level": "error",
-            "message": {"text": f"chunk {failed.chunk} failed ({failed.kind}): {failed.message}"},
+            "message": {"text": sarif_text(f"chunk {failed.chunk} failed ({failed.kind}): {failed.message}")},
             "descriptor": {"id": failed.kind},
             "locations": [
                 {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path), "uriBaseId": "%SRCROOT%"}}}
@@ -193,4 +198,4 @@ def sarif_document(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return orjson.dumps(sarif_document(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return orjson.dumps(json_strings(sarif_document(report)), option=orjson.OPT_INDENT_2).decode() + "\n"

@@ -1,19 +1,16 @@
-"""The short summary printed after a run."""
+"""The short summary printed after a run.
+
+Paths, titles, categories and chunk errors in it come from the model, the CLI or the
+repository: each goes through `untrusted_text.terminal_text` (one line, no escape
+sequence, no workflow command), since this summary lands in terminals and CI logs.
+"""
 
 from __future__ import annotations
-
-import re
 
 from claudebuild.model import SEVERITIES
 from claudebuild.report import Report
 from claudebuild.triage import gate_failures
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def plain(text: str) -> str:
-    """Model text on one terminal line: control characters (escape sequences included) shown as `?`."""
-    return _CONTROL.sub("?", " ".join(text.split()))
+from claudebuild.untrusted_text import terminal_text
 
 
 def triage_lines(report: Report, fail_on: str = "") -> list[str]:
@@ -37,8 +34,8 @@ def triage_lines(report: Report, fail_on: str = "") -> list[str]:
         verdict = f"FAILED by {len(failures)} findings" if failures else "passed"
         lines.append(f"  gate --fail-on {fail_on}: {verdict}")
         for finding in failures[:10]:
-            lines.append(f"    {plain(finding.file)}:{finding.line}: {finding.severity}: {plain(finding.title)} "
-                         f"[{plain(finding.category)}]")
+            lines.append(f"    {terminal_text(finding.file)}:{finding.line}: {finding.severity}: {terminal_text(finding.title)} "
+                         f"[{terminal_text(finding.category)}]")
         if len(failures) > 10:
             lines.append(f"    ... and {len(failures) - 10} more (see the report)")
     return lines
@@ -61,7 +58,7 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
     if report.rejected:
         lines.append(f"  rejected findings: {sum(report.rejected.values())}")
     for failed in report.failed[:10]:
-        lines.append(f"  FAILED {failed.chunk}: {failed.kind}: {failed.message[:200]}")
+        lines.append(f"  FAILED {terminal_text(failed.chunk)}: {terminal_text(failed.kind)}: {terminal_text(failed.message)[:200]}")
     if len(report.failed) > 10:
         lines.append(f"  ... and {len(report.failed) - 10} more failed chunks (see the report)")
     if paths:
