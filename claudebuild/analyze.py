@@ -22,6 +22,7 @@ from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
 from claudebuild.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
+from claudebuild.secret_scan import DEFAULT_SCANNER, SecretScanner
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
@@ -45,6 +46,9 @@ class AnalysisContext:
     budget: Budget | None = None
     tokens: TokenBucket | None = None
     estimates: dict[str, float] = field(default_factory=dict)
+    scanner: SecretScanner = DEFAULT_SCANNER
+    """Finds the secrets to redact (or the whole file to withhold) in every payload; a `Build` passes its own,
+    persisted one."""
 
     def __post_init__(self) -> None:
         if self.source is None:
@@ -127,7 +131,7 @@ MAX_SPLIT_DEPTH = 4
 def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int) -> list[_Piece]:
     """One call for these parts; on 413 / prompt-too-long, halves analyzed separately."""
     piece = Chunk(chunk.id, parts)
-    payload = build_payload(piece, context.source)
+    payload = build_payload(piece, context.source, context.scanner)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
         return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]

@@ -25,6 +25,7 @@ from claudebuild.config import Config
 from claudebuild.contained import read_contained
 from claudebuild.hashing import ContentHasher, digest_json, hash_bytes, stat_signature
 from claudebuild.model import SEVERITIES, Chunk, SentFile
+from claudebuild.secret_scan import DEFAULT_SCANNER, SecretScanner, redact
 
 PROMPT_VERSION = "2"
 """Bump when the prompt format or schema changes meaning: every chunk is re-analyzed."""
@@ -163,16 +164,25 @@ class WorkingTree:
         return read.data
 
 
-def build_payload(chunk: Chunk, source: ContentSource) -> Payload:
-    """Read the chunk's files once and number them; the hashes describe these very bytes."""
+def build_payload(chunk: Chunk, source: ContentSource, scanner: SecretScanner = DEFAULT_SCANNER) -> Payload:
+    """Read the chunk's files once, redact their secrets and number them.
+
+    The secret scan runs on the very bytes that are sent (a file may have changed since
+    discovery): a detected secret is replaced in place, so line numbers stay true, and a
+    file that has become secret material as a whole is withheld (its fence holds no line).
+    The recorded hashes are those of the original bytes, so the cache keys on the files.
+    """
     sections: list[Section] = []
     sent: list[SentFile] = []
     for part in chunk.parts:
         data = source.read(part.path)
+        scan = scanner.scan(part.path, data)
         text = data.decode("utf-8", errors="replace")
-        lines = split_lines(text)
+        lines = split_lines(redact(text, scan))
         total = len(lines)
-        if part.is_whole_file:
+        if scan.whole_file:
+            start, end = 1, 0  # withheld: nothing of it is sent
+        elif part.is_whole_file:
             start, end = 1, total
         else:
             ranges = part_line_ranges(text, part.parts)

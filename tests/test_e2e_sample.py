@@ -20,6 +20,10 @@ from conftest import REPO, needs_claude
 pytestmark = [needs_claude, pytest.mark.e2e]
 
 EXPECTED = json.loads((REPO / "claudebuild/sample_repo/EXPECTED_FINDINGS.json").read_text())
+SECRET_LINES = {("app/services/billing.py", 40), ("scripts/seed_db.py", 21)}
+"""Lines where claudebuild's own secret scan finds a credential: its finding replaces the reviewer's."""
+EXPECTED_IN_REPORT = sorted((f["file"], f["line"], "security/hard-coded-secret" if (f["file"], f["line"]) in SECRET_LINES
+                             else f["category"]) for f in EXPECTED)
 NEVER_SENT = [
     "fake-demo-key-not-real",  # .env
     "FAKE-DEMO-KEY-NOT-REAL",  # config/dev.pem
@@ -49,7 +53,7 @@ def test_every_finding_is_exactly_where_the_problem_is(sample: Path, fake_api: F
         subprocess.run(["git", "add", "-A"], cwd=sample, check=True, env=env)
     assert main(["-C", str(sample), "report", "-n", "4"]) == 0
     got = sorted((f["file"], f["line"], f["category"]) for f in findings_of(sample))
-    assert got == sorted((f["file"], f["line"], f["category"]) for f in EXPECTED)
+    assert got == EXPECTED_IN_REPORT
     text = fake_api.received_text()
     for secret in NEVER_SENT:
         assert secret not in text, secret
