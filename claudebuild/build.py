@@ -15,7 +15,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Mapping, Sequence, TextIO
 
 import xxhash
 from doit.exceptions import TaskFailed
@@ -27,20 +27,25 @@ from claudebuild.calllog import CallLog
 from claudebuild.chunk import make_chunks
 from claudebuild.claude import ClaudeRunner
 from claudebuild.config import Config
+from claudebuild.contained import read_contained
 from claudebuild.discover import discover_files
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.lock import StateLock
-from claudebuild.model import Chunk, Discovery
+from claudebuild.model import Chunk, Discovery, Finding
 from claudebuild.progress import echo
 from claudebuild.prompt import answer_key
+from claudebuild.repo_files import ensure_untracked_state, open_repo_files
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
 from claudebuild.report import Report, build_report, exit_status
+from claudebuild.secret_scan import SCAN_FILE, SecretScanner, scanned_view
 from claudebuild.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
 from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
-from claudebuild.triage import FindingRecord, load_baseline, load_previous_report, load_source_lines, load_suppressions
+from claudebuild.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
+                                read_suppressions, trusted_marker_lines)
+from claudebuild.untrusted_text import terminal_text
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
 """claudebuild's own settings are not code to review."""
@@ -73,6 +78,16 @@ class Plan:
     chunks: tuple[Chunk, ...]
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """What the repository says about its findings (baseline, suppressions, trusted inline markers), read
+    from the working tree or, with `config_from`, from that commit; the keyword inputs of `build_report`."""
+
+    baseline: frozenset[str]
+    suppressions: tuple[Suppression, ...]
+    trusted_markers: dict[str, frozenset[str]] | None
+
+
 def new_run_id() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
@@ -91,7 +106,9 @@ def claude_environment(config: Config, base: dict[str, str] | None = None) -> di
 class Build:
     def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None,
                  shard: Shard | None = None) -> None:
+        ensure_untracked_state(config.root, config.state_dir)  # before anything reads or writes the state
         self.config = config
+        self.files = open_repo_files(config.root, config.config_from)
         self.shard = shard
         self.out = out  # None: whatever sys.stdout is when printing (it may be redirected)
         self.run_id = new_run_id()
@@ -105,7 +122,10 @@ class Build:
             run_id=self.run_id,
             call_log=CallLog(config.state_path / "calls.ndjson"),
             answer_digest=digest_json(answer_key(config)),
+            scanner=SecretScanner(),
         )
+        self.scanner = self.context.scanner
+        self._secret_files: set[str] = set()  # discovered files holding secrets (to redact and report)
         if config.tpm:
             self.context.tokens = TokenBucket(config.tpm)
         self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
@@ -122,12 +142,58 @@ class Build:
             own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
                    "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
             ignore = (*own, *self.config.ignore)
-            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore)
+            self.scanner.load(self.config.state_path / SCAN_FILE)
+            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
+                                       claudeignore_text=self._trusted_claudeignore(), screen=self._screen)
+            self.scanner.save()
             chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
             if self.shard is not None:
                 chunks = tuple(chunk for chunk in chunks if self.shard.holds(chunk.id))
             self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks)
         return self._plan
+
+    def _screen(self, path: str, data: bytes) -> str | None:
+        """Discovery's content check: a file that is secret material as a whole is skipped as "secret"."""
+        scan = self.scanner.scan(path, data)
+        if scan.hits:
+            self._secret_files.add(path)
+        return "secret" if scan.whole_file else None
+
+    def secret_findings(self, lines_by_file: dict[str, list[str]]) -> tuple[Finding, ...]:
+        """The secret scan's findings in the planned files as they are now: no model call, so they are
+        reported whatever their chunk's state. Those files' entries in `lines_by_file` are replaced by
+        the redacted lines Claude was shown, against which quotes are checked."""
+        planned = {path for chunk in self.plan().chunks for path in chunk.paths}
+        findings: list[Finding] = []
+        for path in sorted(self._secret_files & planned):
+            try:
+                data = read_contained(self.config.root, path, self.config.max_file_bytes + 1).data
+            except OSError:
+                continue  # gone or replaced since discovery: its chunk is pending, the next plan looks again
+            found, redacted = scanned_view(self.scanner, path, data)
+            findings += found
+            if path in lines_by_file:
+                lines_by_file[path] = redacted
+        return tuple(findings)
+
+    def _trusted_claudeignore(self) -> str | None:
+        """With `config_from`, that commit's `.claudeignore` ("" when it has none); None: the working tree's."""
+        if not self.files.ref:
+            return None
+        data = self.files.read_bytes(".claudeignore")
+        return "" if data is None else data.decode("utf-8", errors="surrogateescape")
+
+    def judgement(self, lines_by_file: Mapping[str, Sequence[str]]) -> Judgement:
+        """Baseline, suppressions and (with `config_from`) the inline markers the trusted commit already had."""
+        files, config = self.files, self.config
+        markers = trusted_marker_lines(lines_by_file, self._trusted_text) if files.ref else None
+        return Judgement(read_baseline(files.read_bytes(config.baseline_file), files.label(config.baseline_file)),
+                         read_suppressions(files.read_text(config.suppressions_file), files.label(config.suppressions_file)),
+                         markers)
+
+    def _trusted_text(self, path: str) -> str | None:
+        data = self.files.read_bytes(path)
+        return None if data is None else data.decode("utf-8", errors="replace")
 
     # -- doit namespace ---------------------------------------------------
     def task_creators(self) -> dict[str, Callable[[], Any]]:
@@ -170,7 +236,8 @@ class Build:
 
     def _report_action(self) -> Any:
         report, paths = self.publish()
-        self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
+        self._say("\n".join([terminal.render(report, paths=paths, fail_on=self.config.fail_on),
+                             *ignored_suppression_lines(report)]))
         if os.environ.get("GITHUB_ACTIONS") == "true":
             self._say(github.render(report))
         if report.failed and self.config.fail_on_error:
@@ -190,13 +257,13 @@ class Build:
         stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items())
                           if not self.current(chunks[chunk], values))
         analyzed = [chunks[c] for c, result in results.items() if result.status == "ok" and c not in stale]
-        root = self.config.root
+        lines = load_source_lines(self.config.root, (path for chunk in analyzed for path in chunk.paths))
+        local = self.secret_findings(lines)
+        judged = self.judgement(lines)
         return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
-                            min_severity=self.config.min_severity, stale=stale,
-                            lines_by_file=load_source_lines(root, (path for chunk in analyzed for path in chunk.paths)),
-                            previous=previous,
-                            baseline=load_baseline(root / self.config.baseline_file),
-                            suppressions=load_suppressions(root / self.config.suppressions_file))
+                            min_severity=self.config.min_severity, stale=stale, lines_by_file=lines,
+                            previous=previous, baseline=judged.baseline, suppressions=judged.suppressions,
+                            trusted_markers=judged.trusted_markers, local_findings=local)
 
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
@@ -225,11 +292,14 @@ class Build:
     def publish(self) -> tuple[Report, tuple[str, ...]]:
         """Build the report, drop results of chunks that no longer exist, write the configured formats."""
         plan = self.plan()
-        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk.id) for chunk in plan.chunks])
+        root = self.config.root
+        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk.id) for chunk in plan.chunks],
+                         exists=lambda path: os.path.lexists(os.path.join(root, path)))
         previous_path = self.config.state_path / FORMATS["json"][0]
         previous = load_previous_report(previous_path) if "json" in self.config.formats else None
         report = self.current_report(previous=previous)
         self.last_report = report
+        self.scanner.save()  # scans made while building payloads
         written: list[str] = []
         for name in self.config.formats:
             filename, render = FORMATS[name]
@@ -267,6 +337,19 @@ class Build:
     def _say(self, text: str) -> None:
         with self._print_lock:
             echo(text, self.out or sys.stdout)
+
+
+def ignored_suppression_lines(report: Report) -> list[str]:
+    """Terminal lines for findings kept because their inline suppression is not trusted (none: empty)."""
+    ignored = [finding for finding in report.findings if finding.suppression_ignored]
+    if not ignored:
+        return []
+    lines = [f"  suppressions not trusted: {len(ignored)} (added by the change under review; the findings stay)"]
+    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.category)}]"
+              for f in ignored[:10]]
+    if len(ignored) > 10:
+        lines.append(f"    ... and {len(ignored) - 10} more (see the report)")
+    return lines
 
 
 def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:

@@ -1,25 +1,37 @@
-"""The effective configuration: defaults < pyproject.toml < claudebuild.toml < environment < flags.
+"""The effective configuration: defaults < user config < pyproject.toml < claudebuild.toml < environment < flags.
 
 One frozen `Config` is built at start-up and passed down the pipeline; no stage
 reads files or the environment for settings on its own. Unknown keys and bad
 values are errors that name the file, the key and a fix, because a silently
 ignored typo (`max_file_per_chunk`) would make every later run subtly wrong.
+
+The repository under review is data, not configuration of the machine: its
+files (claudebuild.toml, pyproject.toml) may not name a program to run
+(`MACHINE_KEYS`: only the environment, a flag or the user's own config file
+may), and every path they give must stay inside the repository. With
+`config_from` set, the repository's files are read from that git ref instead
+of the working tree (see `repo_files`), so a change cannot configure its own review.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping
 
+from claudebuild.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
+from claudebuild.repo_files import RepoFiles, open_repo_files
 
 CONFIG_FILE = "claudebuild.toml"
 PYPROJECT_TABLE = "tool.claudebuild"
+USER_CONFIG = "claudebuild/config.toml"
+"""Under `$XDG_CONFIG_HOME` (default `~/.config`): the user's own, trusted settings."""
 
 DEFAULT_INSTRUCTIONS = """\
 You are reviewing source files for real defects: bugs, security problems \
@@ -70,6 +82,8 @@ class Config:
     fail_on_error: bool = True
     min_severity: str = "info"
     fail_on: str = ""
+    config_from: str = ""
+    """A git ref (e.g. the pull request's base) to read the repository's settings files from; "" = working tree."""
 
     @property
     def state_path(self) -> Path:
@@ -81,7 +95,16 @@ class Config:
 
 
 _SETTABLE = {f.name: f for f in fields(Config) if f.name != "root"}
-_ENVIRONMENT = {"CLAUDEBUILD_CLAUDE": "claude_bin", "CLAUDEBUILD_MODEL": "model"}
+_ENVIRONMENT = {"CLAUDEBUILD_CLAUDE": "claude_bin", "CLAUDEBUILD_MODEL": "model", "CLAUDEBUILD_CONFIG_FROM": "config_from"}
+
+MACHINE_KEYS: dict[str, str] = {
+    "claude_bin": "names a program to run",
+    "config_from": "chooses which configuration is trusted",
+}
+"""Keys the repository's own files may not set: only the environment, a flag or the user config may."""
+
+INSIDE_KEYS = ("state_dir", "baseline_file", "suppressions_file")
+"""Paths that must lie inside the repository whoever sets them: claudebuild reads and writes them there."""
 
 
 def load_config(root: Path, overrides: Mapping[str, Any] | None = None) -> Config:
@@ -89,8 +112,25 @@ def load_config(root: Path, overrides: Mapping[str, Any] | None = None) -> Confi
     return resolve_config(root, overrides)[0]
 
 
+def user_config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """`$XDG_CONFIG_HOME/claudebuild/config.toml`, else `~/.config/claudebuild/config.toml`; None without a home."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME", "")
+    if base and os.path.isabs(base):
+        return Path(base) / USER_CONFIG
+    try:
+        return Path.home() / ".config" / USER_CONFIG
+    except RuntimeError:  # no HOME and no passwd entry
+        return None
+
+
 def resolve_config(root: Path, overrides: Mapping[str, Any] | None = None) -> tuple[Config, dict[str, str]]:
-    """The effective config and, per key, where its value came from (for `claudebuild config`)."""
+    """The effective config and, per key, where its value came from (for `claudebuild config`).
+
+    Trusted sources (user config, environment, flags) are read first because
+    they decide where the repository's own settings come from (`config_from`);
+    they are applied in precedence order afterwards.
+    """
     root = root.resolve()
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -99,80 +139,213 @@ def resolve_config(root: Path, overrides: Mapping[str, Any] | None = None) -> tu
         values.update(found)
         sources.update({key: source for key in found})
 
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("claudebuild", {})
-        take(_validated(table, f"{pyproject.name} [{PYPROJECT_TABLE}]", root), f"pyproject.toml [{PYPROJECT_TABLE}]")
-    own = root / CONFIG_FILE
-    if own.is_file():
-        take(_validated(_read_toml(own), CONFIG_FILE, root), CONFIG_FILE)
+    user: tuple[dict[str, Any], str] = ({}, "")
+    user_path = user_config_path()
+    if user_path is not None and user_path.is_file():
+        user = (_validated(_read_toml(user_path, str(user_path)), str(user_path), RepoFiles(user_path.parent),
+                           repository=False), f"user config {user_path}")
+    environment: list[tuple[dict[str, Any], str]] = []
     for variable, key in _ENVIRONMENT.items():
         if os.environ.get(variable):
-            take({key: _coerce(key, os.environ[variable], f"environment variable {variable}")}, f"${variable}")
+            environment.append(({key: _coerce(key, os.environ[variable], f"environment variable {variable}")},
+                                f"${variable}"))
     for key, value in (overrides or {}).items():
         if value is not None:
             flag = f"--{key.replace('_', '-')}"
-            take({key: _coerce(key, value, f"option {flag}")}, f"command line {flag}")
+            environment.append(({key: _coerce(key, value, f"option {flag}")}, f"command line {flag}"))
+    config_from = next((found["config_from"] for found, _ in reversed(environment) if "config_from" in found),
+                       user[0].get("config_from", ""))
+    files = open_repo_files(root, config_from)
+
+    take(*user)
+    text = files.read_text("pyproject.toml")
+    if text is not None:
+        label = files.label(f"pyproject.toml [{PYPROJECT_TABLE}]")
+        table = _pyproject_table(_parse_toml(text, files.label("pyproject.toml")), label)
+        take(_validated(table, label, files, repository=True), label)
+    text = files.read_text(CONFIG_FILE)
+    if text is not None:
+        label = files.label(CONFIG_FILE)
+        take(_validated(_parse_toml(text, label), label, files, repository=True), label)
+    for found, source in environment:
+        take(found, source)
+    for key in INSIDE_KEYS:
+        if key in values:
+            _inside_repository(root, key, values[key], sources[key])
     config = replace(Config(root=root), **values)
     return config, {key: sources.get(key, "default") for key in _SETTABLE}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, name: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ClaudebuildError(f"cannot read {path.name}: {error}") from error
+        raise ClaudebuildError(f"cannot read {name}: {error}") from error
+    return _parse_toml(text, name)
+
+
+def _parse_toml(text: str, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ClaudebuildError(f"{path.name} is not valid TOML ({error}): fix the syntax") from error
+        raise ClaudebuildError(f"{name} is not valid TOML ({error}): fix the syntax") from error
 
 
-def _validated(table: Mapping[str, Any], source: str, root: Path) -> dict[str, Any]:
+def _pyproject_table(document: Mapping[str, Any], label: str) -> Mapping[str, Any]:
+    """`[tool.claudebuild]` of a parsed pyproject.toml ({} when absent); `tool.claudebuild = 5` is an error, not a crash."""
+    tool = document.get("tool", {})
+    table = tool.get("claudebuild", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ClaudebuildError(f"{label} must be a table of settings, got {table!r}: write [tool.claudebuild] "
+                               "with one key = value per line")
+    return table
+
+
+def _validated(table: Mapping[str, Any], source: str, files: RepoFiles, *, repository: bool) -> dict[str, Any]:
+    """Check every key of one settings file; `repository` files may not set `MACHINE_KEYS` nor leave the root."""
     result: dict[str, Any] = {}
     for key, value in table.items():
+        if repository and key in MACHINE_KEYS:
+            raise ClaudebuildError(_machine_key_message(source, key))
         if key == "instructions_file":
-            path = root / str(value)
-            try:
-                result["instructions"] = path.read_text(encoding="utf-8")
-            except OSError as error:
-                raise ClaudebuildError(f"{source}: instructions_file {value!r} cannot be read ({error.strerror})") from error
+            result["instructions"] = _instructions(files, value, source, repository=repository)
             continue
         if key not in _SETTABLE:
             guess = difflib.get_close_matches(key, [*_SETTABLE, "instructions_file"], n=1)
             hint = f"; did you mean {guess[0]!r}?" if guess else f"; known keys: {', '.join(sorted(_SETTABLE))}"
             raise ClaudebuildError(f"{source}: unknown key {key!r}{hint}")
-        result[key] = _coerce(key, value, source)
+        result[key] = _coerce(key, value, source, typed=True)
     return result
 
 
-def _coerce(key: str, value: Any, source: str) -> Any:
-    """Convert and check one value; the error says what was expected."""
+def _machine_key_message(source: str, key: str) -> str:
+    variable = next(name for name, target in _ENVIRONMENT.items() if target == key)
+    flag = "--claude" if key == "claude_bin" else f"--{key.replace('_', '-')}"
+    path = user_config_path()
+    shown = str(path) if path is not None else "~/.config/" + USER_CONFIG
+    home = os.path.expanduser("~")
+    if home != "~" and shown.startswith(home + os.sep):
+        shown = "~" + shown[len(home):]
+    return (f"{source}: {key} {MACHINE_KEYS[key]} and cannot be set by the repository; "
+            f"set {variable}, pass {flag}, or put it in {shown}")
+
+
+def _instructions(files: RepoFiles, value: Any, source: str, *, repository: bool) -> str:
+    """The text of `instructions_file`: from the repository (checked to stay inside it) or beside the user config."""
+    if not isinstance(value, str) or not value.strip():
+        raise ClaudebuildError(f"{source}: instructions_file must be a file name, got {value!r}")
+    if repository:
+        relative = _inside_repository(files.root, "instructions_file", value, source)
+        if path_skip_reason(relative) == "secret" or path_skip_reason(value.strip()) == "secret":
+            raise ClaudebuildError(f"{source}: instructions_file {value!r} looks like a secret (key, credentials, .env) "
+                                   "and is never sent: put the instructions in an ordinary text file")
+        text = files.read_text(relative)
+        if text is None:
+            raise ClaudebuildError(f"{source}: instructions_file {value!r} cannot be read (no such file"
+                                   + (f" in {files.ref})" if files.ref else ")"))
+        return text
+    path = (files.root / os.path.expanduser(value)).resolve()
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8"
+        raise ClaudebuildError(f"{source}: instructions_file {value!r} cannot be read ({reason})") from error
+
+
+def _inside_repository(root: Path, key: str, value: Any, source: str) -> str:
+    """`value` as a repo-relative POSIX path after resolving symlinks; an error unless it stays inside `root`.
+
+    Not absolute, not `root` itself (for state_dir), not inside `.git`: the
+    repository may point only at its own files.
+    """
+    text = str(value).strip()
+    fix = "give a path relative to the repository root, inside it"
+    if not text:
+        raise ClaudebuildError(f"{source}: {key} must not be empty")
+    if os.path.isabs(text) or text.startswith("~"):
+        raise ClaudebuildError(f"{source}: {key} {text!r} is an absolute path: {fix}")
+    real_root = Path(os.path.realpath(root))
+    real = Path(os.path.realpath(real_root / text))
+    if not real.is_relative_to(real_root):
+        raise ClaudebuildError(f"{source}: {key} {text!r} lies outside the repository: {fix}")
+    relative = real.relative_to(real_root).as_posix()
+    if relative == ".":
+        example = 'state_dir = ".claudebuild"' if key == "state_dir" else f'{key} = "{getattr(Config(), key, "file.md")}"'
+        raise ClaudebuildError(f"{source}: {key} {text!r} is the repository root itself: name something inside it, "
+                               f"e.g. {example}")
+    if any(part.lower() == ".git" for part in (*PurePosixPath(relative).parts,
+                                                                    *PurePosixPath(text).parts)):
+        raise ClaudebuildError(f"{source}: {key} {text!r} is not a file of the repository: {fix}")
+    return relative
+
+
+def _coerce(key: str, value: Any, source: str, *, typed: bool = False) -> Any:
+    """Convert and check one value; the error names the source, the key and the kind expected.
+
+    A settings file (`typed`) has TOML's own types, and they must match exactly:
+    `fail_on_error = 1`, `max_turns = "5"`, `max_turns = 5.0` or `ignore = "a,b"`
+    is a mistake to report, not to guess at. The environment and the command line
+    have only strings, which are converted. Numbers must be finite (TOML reads
+    `inf`, `nan` and `1e400`; they would crash a read or a wait much later).
+    """
     if key not in _SETTABLE:
         raise ClaudebuildError(f"{source}: unknown setting {key!r}")
     default = getattr(Config(), key)
     try:
-        if isinstance(default, bool):
-            converted: Any = _to_bool(value)
-        elif isinstance(default, int):
-            converted = int(value)
-            if isinstance(value, float) and value != converted:
-                raise ValueError
-        elif isinstance(default, float):
-            converted = float(value)
-        elif isinstance(default, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            converted = tuple(str(item).strip() for item in items if str(item).strip())
-        else:
-            if not isinstance(value, str):
-                raise ValueError
-            converted = value
-    except (TypeError, ValueError):
+        converted = _converted(default, value, typed)
+    except (TypeError, ValueError, OverflowError):
         kind = _KIND_NAMES.get(type(default), type(default).__name__)
-        raise ClaudebuildError(f"{source}: {key} must be {kind}, got {value!r}") from None
+        quoted = typed and isinstance(value, str) and (value in ("true", "false") if isinstance(default, bool) else
+                                                       isinstance(default, (int, float)) and _parses(default, value))
+        pointed = isinstance(value, float) and isinstance(default, int) and not isinstance(default, bool)
+        hint = " (in TOML without quotes)" if quoted else " (without a decimal point)" if pointed and value.is_integer() else ""
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as TOML writes it: true, not True
+        raise ClaudebuildError(f"{source}: {key} must be {kind}{hint}, got {shown}") from None
     _check_range(key, converted, source)
     return converted
 
 
-_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", tuple: "a list of strings", str: "a string"}
+def _parses(default: Any, text: str) -> bool:
+    """Whether `text` would be a valid value without its quotes (`"30"`, not `"many"`)."""
+    try:
+        _converted(default, text, typed=False)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _converted(default: Any, value: Any, typed: bool) -> Any:
+    """`value` as the type of `default`; TypeError or ValueError when it is not one."""
+    if isinstance(default, bool):
+        if typed and not isinstance(value, bool):
+            raise TypeError(value)
+        return _to_bool(value)
+    if isinstance(default, (int, float)) and (isinstance(value, bool) or (typed and not isinstance(value, (int, float)))):
+        raise TypeError(value)  # `true` is not a number, nor is a quoted one in a settings file
+    if isinstance(default, int):
+        if isinstance(value, float) and (typed or not value.is_integer()):
+            raise ValueError(value)  # a whole number is written without a decimal point; inf and nan are not whole
+        return int(value)
+    if isinstance(default, float):
+        converted = float(value)
+        if not math.isfinite(converted):
+            raise ValueError(value)
+        return converted
+    if isinstance(default, tuple):
+        if isinstance(value, str) and not typed:
+            items = value.split(",")
+        elif isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            items = list(value)
+        else:
+            raise TypeError(value)
+        return tuple(item.strip() for item in items if item.strip())
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+_KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a finite number", tuple: "a list of strings",
+               str: "a string"}
 
 
 def _to_bool(value: Any) -> bool:
@@ -201,10 +374,23 @@ _MINIMUMS = {
 }
 
 
+_WEEK = 7 * 24 * 3600
+_MAXIMUMS = {
+    **{key: _WEEK for key in ("call_timeout", "retry_patience", "lock_timeout", "backoff_base", "backoff_max")},
+    "max_file_bytes": 2**30,
+    "max_chunk_bytes": 2**30,
+}
+"""Seconds and byte counts beyond these are typos, and would overflow a wait or a read."""
+
+
 def _check_range(key: str, value: Any, source: str) -> None:
     minimum = _MINIMUMS.get(key)
     if minimum is not None and value < minimum:
         raise ClaudebuildError(f"{source}: {key} must be at least {minimum}, got {value!r}")
+    maximum = _MAXIMUMS.get(key)
+    if maximum is not None and value > maximum:
+        unit = " (seconds: a week)" if maximum == _WEEK else " (bytes: 1 GiB)"
+        raise ClaudebuildError(f"{source}: {key} must be at most {maximum}{unit}, got {value!r}")
     if key == "formats":
         unknown = [item for item in value if item not in FORMATS]
         if unknown:

@@ -9,13 +9,14 @@ Candidates come from git when the project is a git work tree (tracked files
 plus untracked files that are not ignored: exactly what the user considers
 "the project"), otherwise from a directory walk that honours every
 `.gitignore` the same way. Each candidate then gets the first reason that
-applies, in this order: claudeignore, secret, state, lockfile, generated (by
-name), symlink / special (not a regular file), too-large (from stat, before
-any read), binary (by extension, then a NUL byte in the first 8 KiB),
-generated (by content), not-utf8 (content, or a file name that is not
-UTF-8), empty, unreadable (any OSError, never raised). Path-only checks come
-first because they are cheap and never touch the file; content is read once
-per file, at most `max_file_bytes` of it.
+applies, in this order: claudeignore, secret (by name), agent-instructions,
+state, lockfile, generated (by name), symlink / special (not a regular file),
+too-large (from stat, before any read), binary (by extension, then a NUL byte
+in the first 8 KiB), generated (by content), not-utf8 (content, or a file name
+that is not UTF-8), empty, secret (by content: the caller's `screen`, e.g. a
+private key or Terraform state under any name), unreadable (any OSError, never
+raised). Path-only checks come first because they are cheap and never touch
+the file; content is read once per file, at most `max_file_bytes` of it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from fnmatch import translate
 from pathlib import Path
 
 import pathspec
 
+from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Discovery, SkippedFile, SourceFile
 
@@ -41,12 +44,29 @@ SNIFF_BYTES = 8192
 # case-insensitively: a pattern without "/" matches the file name, "dir/**"
 # matches a directory of that name anywhere, and "dir/name" matches that
 # path's tail at any depth. Err on the side of listing too much.
+# Secrets inside ordinary files (and key files under any name) are found by
+# content: see secret_scan.py. "*.asc" is not listed: ASCII-armoured public keys
+# and signatures are harmless and common, and an armoured *private* key is caught
+# by its content.
 SECRET_PATTERNS: tuple[str, ...] = (
-    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore",
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    ".netrc", ".npmrc", ".pypirc", "credentials", "credentials.json", "*.credentials",
-    ".htpasswd", "secrets.*", "*.kdbx", ".git-credentials", "service-account*.json",
-    ".aws/**", ".ssh/**", ".docker/config.json",
+    ".env", ".env.*", "*.env", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.ppk",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "deploy_key*", "AuthKey_*.p8", "*.keytab",
+    ".netrc", "_netrc", ".npmrc", ".pypirc", ".pgpass", ".my.cnf", ".s3cfg", ".boto", ".vault-token",
+    ".terraformrc", "terraform.rc", "*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json",
+    "kubeconfig", "*.kubeconfig", ".kube/config", ".dockercfg", ".docker/config.json",
+    "credentials", "credentials.json", "*.credentials", "application_default_credentials.json",
+    "client_secret*.json", "service-account*.json", "service_account*.json",
+    ".htpasswd", "secrets.*", "secret.yaml", "secret.yml", "vault.yml", "vault.yaml",
+    "*.kdbx", ".git-credentials", ".aws/**", ".ssh/**",
+)  # fmt: skip
+
+# Instructions to AI coding agents (Claude Code, Codex, Gemini, Cursor, Windsurf,
+# Copilot, Cline): text written to steer a model, so never put in front of one,
+# and not code to review. Same glob rules as SECRET_PATTERNS.
+AGENT_INSTRUCTION_PATTERNS: tuple[str, ...] = (
+    "CLAUDE.md", "CLAUDE.local.md", "AGENTS.md", "AGENT.md", "GEMINI.md",
+    ".cursorrules", ".windsurfrules", ".clinerules", ".github/copilot-instructions.md",
+    ".claude/**", ".cursor/**", ".windsurf/**", ".clinerules/**",
 )  # fmt: skip
 
 # Version-control metadata, our own state and installed dependencies: never
@@ -84,24 +104,33 @@ _MINIFIED_LINE = 1000
 _MINIFIED_AVERAGE = 300
 
 
-def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[str] = ()) -> Discovery:
+Screen = Callable[[str, bytes], str | None]
+"""`screen(path, content)` -> a skip reason or None: a content check supplied by the caller."""
+
+
+def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[str] = (),
+                   claudeignore_text: str | None = None, screen: Screen | None = None) -> Discovery:
     """Files under `root` to analyze (sorted repo-relative POSIX paths) and every skipped file.
 
     `extra_ignore` holds gitignore-style patterns from the config; they act
-    like lines appended to `root/.claudeignore`. Raises `ClaudebuildError`
+    like lines appended to `root/.claudeignore`. `claudeignore_text`, when
+    given, is used instead of that file ("" for none): with `--config-from`
+    it comes from a trusted commit, so a change cannot hide itself. Raises `ClaudebuildError`
     when `root` is not a directory, an ignore file cannot be read or parsed,
-    or git fails inside a git work tree.
+    or git fails inside a git work tree. `screen`, when given, sees the
+    content of every file that passed all other checks, read once here, and
+    may refuse it (the build passes its secret scanner).
     """
     if max_file_bytes < 1:
         raise ValueError(f"max_file_bytes must be >= 1, got {max_file_bytes}")
     root = Path(root)
     if not root.is_dir():
         raise ClaudebuildError(f"cannot analyze {root}: not a directory")
-    claudeignore = _load_claudeignore(root, extra_ignore)
+    claudeignore = _load_claudeignore(root, extra_ignore, claudeignore_text)
     candidates, skipped = _list_candidates(root, claudeignore)
     files: list[SourceFile] = []
     for path in candidates:
-        outcome = _classify(root, path, claudeignore, max_file_bytes)
+        outcome = _classify(root, path, claudeignore, max_file_bytes, screen)
         if isinstance(outcome, SourceFile):
             files.append(outcome)
         else:
@@ -121,8 +150,10 @@ def path_skip_reason(path: str, claudeignore: pathspec.GitIgnoreSpec | None = No
     if claudeignore is not None and claudeignore.patterns and claudeignore.match_file(path):
         return "claudeignore"
     *dirs, name = path.split("/")
-    if _is_secret(dirs, name, path):
+    if _SECRET_RULES.match(dirs, name, path):
         return "secret"
+    if _AGENT_RULES.match(dirs, name, path):
+        return "agent-instructions"
     if any(part in STATE_DIRS for part in dirs):
         return "state"
     if _LOCKFILE_RE.match(name):
@@ -131,6 +162,8 @@ def path_skip_reason(path: str, claudeignore: pathspec.GitIgnoreSpec | None = No
         return "generated"
     if _SURROGATE_RE.search(path):  # os.fsdecode's stand-ins for bytes that are not UTF-8
         return "not-utf8"  # such a name cannot be put in a prompt or a report
+    if _CONTROL_RE.search(path):  # a newline or escape in a name would garble every line-based output
+        return "control-char-name"
     return None
 
 
@@ -157,42 +190,69 @@ def _compile_names(patterns: Iterable[str], *, ignore_case: bool) -> re.Pattern[
     return re.compile("|".join(translate(p) for p in patterns), re.IGNORECASE if ignore_case else 0)
 
 
-_SECRET_NAME_RE = _compile_names((p for p in SECRET_PATTERNS if "/" not in p), ignore_case=True)
-_SECRET_DIRS = frozenset(p[:-3].lower() for p in SECRET_PATTERNS if p.endswith("/**"))
-_SECRET_TAILS = tuple(p.lower() for p in SECRET_PATTERNS if "/" in p and not p.endswith("/**"))
+@dataclass(frozen=True)
+class _PathRules:
+    """`SECRET_PATTERNS`-style globs, compiled: file names, directory names at any depth, path tails."""
+
+    names: re.Pattern[str]
+    dirs: frozenset[str]
+    tails: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, patterns: Sequence[str]) -> "_PathRules":
+        return cls(_compile_names((p for p in patterns if "/" not in p), ignore_case=True),
+                   frozenset(p[:-3].lower() for p in patterns if p.endswith("/**")),
+                   tuple(p.lower() for p in patterns if "/" in p and not p.endswith("/**")))
+
+    def match(self, dirs: Sequence[str], name: str, path: str) -> bool:
+        if name and self.names.match(name):
+            return True
+        if any(part.lower() in self.dirs for part in dirs):
+            return True
+        lowered = "/" + path.lower()
+        return any(lowered.endswith("/" + tail) for tail in self.tails)
+
+
+_SECRET_RULES = _PathRules.compile(SECRET_PATTERNS)
+_AGENT_RULES = _PathRules.compile(AGENT_INSTRUCTION_PATTERNS)
 _LOCKFILE_RE = _compile_names(LOCKFILE_PATTERNS, ignore_case=False)
 _GENERATED_NAME_RE = _compile_names(GENERATED_PATTERNS, ignore_case=False)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def _is_secret(dirs: Sequence[str], name: str, path: str) -> bool:
-    if name and _SECRET_NAME_RE.match(name):
-        return True
-    if any(part.lower() in _SECRET_DIRS for part in dirs):
-        return True
-    lowered = "/" + path.lower()
-    return any(lowered.endswith("/" + tail) for tail in _SECRET_TAILS)
-
-
-def _load_claudeignore(root: Path, extra_ignore: Sequence[str]) -> pathspec.GitIgnoreSpec:
-    """The root `.claudeignore` plus the config's patterns, as one gitignore spec."""
+def _load_claudeignore(root: Path, extra_ignore: Sequence[str], text: str | None = None) -> pathspec.GitIgnoreSpec:
+    """The root `.claudeignore` (or `text` in its place) plus the config's patterns, as one gitignore spec."""
     path = root / ".claudeignore"
-    lines = _read_ignore_lines(path) if path.is_file() else []
+    if text is not None:
+        lines = text.splitlines()
+    else:
+        lines = _read_ignore_lines(path) if path.is_file() else []
+    _check_patterns(lines, ".claudeignore")
+    _check_patterns(extra_ignore, "the config's ignore list")
+    return pathspec.GitIgnoreSpec.from_lines([*lines, *extra_ignore])
+
+
+def _pattern_error(line: str) -> str | None:
+    """Why pathspec cannot compile this gitignore line (`[z-a]`, a lone `!`), or None."""
     try:
-        return pathspec.GitIgnoreSpec.from_lines([*lines, *extra_ignore])
-    except ValueError as error:  # pathspec's pattern errors are ValueErrors
-        raise ClaudebuildError(f"invalid pattern in {path} or the config's ignore list: {error}") from error
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error) as error:  # re.error: a bad character range
+        return str(error)
+    return None
+
+
+def _check_patterns(lines: Sequence[str], source: str) -> None:
+    """Our own ignore lists decide what is sent: a pattern we cannot read is an error, never skipped."""
+    for number, line in enumerate(lines, 1):
+        problem = _pattern_error(line)
+        if problem is not None:
+            raise ClaudebuildError(f"{source}, line {number}: invalid pattern {line!r} ({problem}); fix or remove it")
 
 
 def _load_gitignore(path: Path) -> pathspec.GitIgnoreSpec:
     """A `.gitignore` as git reads it: a line git cannot parse is a no-op, not an error."""
-    valid: list[str] = []
-    for line in _read_ignore_lines(path):
-        try:
-            pathspec.GitIgnoreSpec.from_lines([line])
-        except ValueError:  # e.g. a lone "!": git ignores the line, so do we
-            continue
-        valid.append(line)
+    valid = [line for line in _read_ignore_lines(path) if _pattern_error(line) is None]  # git skips them too
     return pathspec.GitIgnoreSpec.from_lines(valid)
 
 
@@ -336,7 +396,7 @@ def _gitignored(path: str, is_dir: bool, specs: _Specs) -> bool:
 
 
 def _classify(
-    root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_file_bytes: int
+    root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_file_bytes: int, screen: Screen | None = None
 ) -> SourceFile | SkippedFile:
     """Apply the documented reason order to one candidate; OSErrors become "unreadable"."""
     reason = path_skip_reason(path, claudeignore)
@@ -358,9 +418,12 @@ def _classify(
     if info.st_size == 0:
         return SkippedFile(path, "empty")
     try:
-        data = _read_at_most(full, min(info.st_size, max_file_bytes) + 1)
+        # The stat size plus one: a file that grew is noticed without allocating the whole cap.
+        data = read_contained(root, path, min(info.st_size, max_file_bytes) + 1).data
         if len(data) > info.st_size:  # grew since the stat: read it whole, up to the cap
-            data = _read_at_most(full, max_file_bytes + 1)
+            data = read_contained(root, path, max_file_bytes + 1).data
+    except OutsideRepository:
+        return SkippedFile(path, "symlink")  # swapped for a link or a special file since the lstat
     except OSError:
         return SkippedFile(path, "unreadable")
     if len(data) > max_file_bytes:
@@ -368,6 +431,8 @@ def _classify(
     if not data:
         return SkippedFile(path, "empty")  # truncated since the stat
     reason = content_skip_reason(data[:SNIFF_BYTES]) or ("not-utf8" if not _is_utf8(data) else None)
+    if reason is None and screen is not None:
+        reason = screen(path, data)
     return SourceFile(path, len(data)) if reason is None else SkippedFile(path, reason)
 
 
@@ -382,27 +447,3 @@ def _is_utf8(data: bytes) -> bool:
 def _extension(path: str) -> str:
     name = path.rpartition("/")[2]
     return name.rpartition(".")[2].lower() if "." in name else ""
-
-
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _read_at_most(full: str, limit: int) -> bytes:
-    """Read up to `limit` bytes, not following a symlink swapped in after the stat.
-
-    Callers pass the stat size plus one: a file that grew is noticed without
-    allocating a buffer of the whole size cap for every small file.
-    """
-    fd = os.open(full, _OPEN_FLAGS)
-    try:
-        pieces: list[bytes] = []
-        remaining = limit
-        while remaining > 0:
-            piece = os.read(fd, remaining)
-            if not piece:
-                break
-            pieces.append(piece)
-            remaining -= len(piece)
-        return b"".join(pieces)
-    finally:
-        os.close(fd)

@@ -89,6 +89,7 @@ class Finding:
     fingerprint: str = ""
     status: str = ""  # "new" or "persisting" against the previous report; "" when there is none
     verified: bool = True  # False when `quote` does not occur in the file: the model may have invented it
+    suppression_ignored: str = ""  # why a suppression next to it was not honoured (added by the change under review)
 
 
 @dataclass(frozen=True)

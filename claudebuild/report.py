@@ -11,7 +11,7 @@ persisting / fixed, baseline) is `triage.py`'s job; this module only feeds it.
 
 from __future__ import annotations
 
-import posixpath
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
@@ -99,14 +99,19 @@ def build_report(
     previous: Sequence[FindingRecord] | None = None,
     baseline: Collection[str] = frozenset(),
     suppressions: Sequence[Suppression] = (),
+    trusted_markers: Mapping[str, Collection[str]] | None = None,
     today: date | None = None,
+    local_findings: Sequence[Finding] = (),
 ) -> Report:
     """`results` maps chunk id -> stored result; chunks without one, or whose result no longer
     matches their files or settings (`stale`), are pending and contribute no findings.
 
     The keyword inputs after `stale` feed `triage.triage` (the files' current lines, the
     previous report's findings, the baseline's fingerprints, the suppressions file's
-    entries and the day expiries are judged on); leaving them out skips those steps."""
+    entries and the day expiries are judged on); leaving them out skips those steps.
+    `local_findings` are claudebuild's own, made without a model from the files as they are
+    (the secret scan's): they count whatever state their chunk is in, and a model finding
+    about a secret on the same line (it saw the redacted line) gives way to them."""
     findings: list[Finding] = []
     failed: list[FailedChunk] = []
     pending: list[str] = []
@@ -118,15 +123,16 @@ def build_report(
     threshold = SEVERITIES.index(min_severity)
     for chunk in chunks:
         result = results.get(chunk.id)
+        this_run = result is not None and result.run_id == run_id
+        if result is not None and (this_run or not (chunk.id in stale and result.status == "ok")):
+            cost_total += result.cost_usd  # a call made now was paid for, even if its files changed since
+            input_tokens += result.input_tokens
+            output_tokens += result.output_tokens
+            if this_run:
+                cost_this_run += result.cost_usd
         if result is None or (chunk.id in stale and result.status == "ok"):
             pending.append(chunk.id)
             continue
-        this_run = result.run_id == run_id
-        cost_total += result.cost_usd
-        input_tokens += result.input_tokens
-        output_tokens += result.output_tokens
-        if this_run:
-            cost_this_run += result.cost_usd
         if result.status != "ok":
             failed.append(FailedChunk(chunk.id, result.error_kind or "error", result.error or "failed", chunk.paths))
             continue
@@ -142,10 +148,12 @@ def build_report(
                 rejected[reason] = rejected.get(reason, 0) + 1
             elif SEVERITIES.index(finding.severity) <= threshold:
                 findings.append(finding)
+    findings = _without_secret_echoes(findings, local_findings)
+    findings += [finding for finding in local_findings if SEVERITIES.index(finding.severity) <= threshold]
     triaged = triage(
         deduplicate(findings), today=today or date.today(), lines_by_file=lines_by_file, previous=previous,
         covered_files=covered_files(chunks, analyzed), baseline=baseline, suppressions=suppressions,
-        min_severity=min_severity,
+        min_severity=min_severity, trusted_markers=trusted_markers,
     )
     return Report(
         findings=triaged.findings,
@@ -170,6 +178,16 @@ def build_report(
     )
 
 
+_SECRET_CATEGORY = re.compile(r"secret|password|credential|api[-_ ]?key|token|private[-_ ]?key", re.IGNORECASE)
+
+
+def _without_secret_echoes(findings: list[Finding], local: Sequence[Finding]) -> list[Finding]:
+    """The model's findings minus those about a secret on a line where claudebuild found one itself."""
+    lines = {(finding.file, finding.line) for finding in local}
+    return [finding for finding in findings
+            if (finding.file, finding.line) not in lines or not _SECRET_CATEGORY.search(finding.category)]
+
+
 def covered_files(chunks: Sequence[Chunk], analyzed: Collection[str]) -> frozenset[str]:
     """Files every chunk of which has a current result: only there can a missing finding mean "fixed"."""
     seen = {path for chunk in chunks if chunk.id in analyzed for path in chunk.paths}
@@ -178,18 +196,16 @@ def covered_files(chunks: Sequence[Chunk], analyzed: Collection[str]) -> frozens
 
 
 def normalize_path(path: str) -> str | None:
-    """Repo-relative POSIX path, or None for anything that could point outside the repo."""
-    text = path.strip().replace("\\", "/")
-    if not text or text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+    """The repo-relative POSIX path a finding names, byte-exact, or None if it could point outside.
+
+    File names are kept exactly (`a:b.py`, ` lead.py`, `back\\slash.py` are legal on POSIX):
+    only a leading "./" is dropped, and absolute paths, `..` parts and NUL are refused.
+    """
+    if not path or "\0" in path or path.startswith("/") or ".." in path.split("/"):
         return None
-    while text.startswith("./"):
-        text = text[2:]
-    normal = posixpath.normpath(text)
-    if normal.startswith("../") or normal == ".." or normal == ".":
-        return None
-    if any(part == ".." for part in text.split("/")):
-        return None
-    return normal
+    while path.startswith("./"):
+        path = path[2:]
+    return path or None
 
 
 def validate_finding(raw: Mapping[str, Any], chunk: Chunk, sent: Iterable[SentFile]) -> tuple[Finding | None, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ import xxhash
 
 from claudebuild.atomic_write import write_atomic
 from claudebuild.chunk import split_lines
+from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fingerprint import fingerprint, normalise_code, unique_fingerprints
 from claudebuild.model import SEVERITIES, Finding
@@ -43,6 +44,8 @@ EVIDENCE_MARGIN = 3
 
 STATUS_NEW = "new"
 STATUS_PERSISTING = "persisting"
+UNTRUSTED_INLINE = "inline suppression added by this change is not trusted"
+"""The `suppression_ignored` note of a finding whose marker is not in the trusted version of its file."""
 
 
 # -- records ----------------------------------------------------------------
@@ -119,6 +122,7 @@ def triage(
     baseline: Collection[str] = frozenset(),
     suppressions: Sequence[Suppression] = (),
     min_severity: str = "info",
+    trusted_markers: Mapping[str, Collection[str]] | None = None,
 ) -> Triaged:
     """Fingerprint, verify, suppress, compare and baseline `findings` (validated, de-duplicated, sorted).
 
@@ -128,12 +132,14 @@ def triage(
     `previous` is the last report's findings (None when there was none); only files in
     `covered_files` (every chunk holding them analyzed with a current result) can have
     `fixed` findings, so a partial or failed run never claims a fix it did not look at.
+    `trusted_markers` (with `--config-from`) limits inline suppressions to marker lines that
+    exist in the trusted version of each file (see `trusted_marker_lines`); None trusts all.
     """
     lines = lines_by_file or {}
     marked = assign_fingerprints(findings, lines)
     if lines_by_file is not None:
         marked = [replace(f, verified=quote_found(f, lines[f.file])) if f.file in lines else f for f in marked]
-    kept, suppressed = apply_suppressions(marked, lines, suppressions, today)
+    kept, suppressed = apply_suppressions(marked, lines, suppressions, today, trusted_markers)
     fixed: tuple[FindingRecord, ...] = ()
     if previous is not None:
         kept, fixed = compare_with_previous(kept, previous, covered_files, also_present=suppressed,
@@ -244,13 +250,39 @@ def rule_matches(rule: str, category: str) -> bool:
 
 def inline_suppression(finding: Finding, lines: Sequence[str]) -> tuple[str, str] | None:
     """(matched rule, reason) of a marker on the flagged line or the line directly above, else None."""
+    found = next(inline_suppressions(finding, lines), None)
+    return None if found is None else (found[0], found[1])
+
+
+def inline_suppressions(finding: Finding, lines: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """(matched rule, reason, the line holding the marker) of each marker that applies, nearest first."""
     for number in (finding.line, finding.line - 1):
-        text = source_line(lines, number)
-        for marker in inline_markers(text or ""):
+        text = source_line(lines, number) or ""
+        for marker in inline_markers(text):
             for rule in marker.rules:
                 if rule_matches(rule, finding.category):
-                    return rule, marker.reason
-    return None
+                    yield rule, marker.reason, text
+                    break
+
+
+def marker_lines(lines: Iterable[str]) -> frozenset[str]:
+    """The stripped lines that hold an inline marker: what a trusted version of a file allows."""
+    return frozenset(line.strip() for line in lines if "claudebuild" in line.lower() and inline_markers(line))
+
+
+def trusted_marker_lines(lines_by_file: Mapping[str, Sequence[str]],
+                         read_trusted: Callable[[str], str | None]) -> dict[str, frozenset[str]]:
+    """Per file with a marker now, the marker lines its trusted version (`read_trusted`, None: absent) holds.
+
+    A suppression comment counts only where the same line was already there, so a
+    change cannot silence findings in its own code; only files with markers are read.
+    """
+    trusted: dict[str, frozenset[str]] = {}
+    for path, lines in lines_by_file.items():
+        if marker_lines(lines):
+            text = read_trusted(path)
+            trusted[path] = marker_lines(split_lines(text)) if text else frozenset()
+    return trusted
 
 
 def apply_suppressions(
@@ -258,13 +290,25 @@ def apply_suppressions(
     lines_by_file: Mapping[str, Sequence[str]],
     suppressions: Sequence[Suppression],
     today: date,
+    trusted_markers: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[Finding], list[SuppressedFinding]]:
-    """Split `findings` into kept and suppressed; an inline marker wins over the file, an expired entry is ignored."""
+    """Split `findings` into kept and suppressed; an inline marker wins over the file, an expired entry is ignored.
+
+    With `trusted_markers`, a marker whose line is not in the trusted version of the file
+    suppresses nothing: the finding is kept, noted `suppression_ignored`, and can fail the gate.
+    """
     active = [entry for entry in suppressions if entry.applies_on(today)]
     kept: list[Finding] = []
     suppressed: list[SuppressedFinding] = []
     for finding in findings:
-        inline = inline_suppression(finding, lines_by_file.get(finding.file, ()))
+        candidates = list(inline_suppressions(finding, lines_by_file.get(finding.file, ())))
+        inline: tuple[str, str] | None = None
+        for rule, reason, text in candidates:
+            if trusted_markers is None or text.strip() in trusted_markers.get(finding.file, ()):
+                inline = (rule, reason)
+                break
+        if candidates and inline is None:
+            finding = replace(finding, suppression_ignored=UNTRUSTED_INLINE)
         entry = None if inline else next((e for e in active if e.matches(finding)), None)
         if inline:
             suppressed.append(SuppressedFinding(finding, "inline", inline[1], inline[0]))
@@ -336,12 +380,21 @@ def load_suppressions(path: Path) -> tuple[Suppression, ...]:
     if not path.is_file():
         return ()
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ClaudebuildError(f"cannot read {path.name}: {error}") from error
+    return read_suppressions(text, path.name)
+
+
+def read_suppressions(text: str | None, source: str = SUPPRESSIONS_FILE) -> tuple[Suppression, ...]:
+    """The entries of a suppressions file's text (None: the file is absent, so none)."""
+    if text is None:
+        return ()
+    try:
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise ClaudebuildError(f"{path.name} is not valid TOML ({error}): fix the syntax") from error
-    return parse_suppressions(document, path.name)
+        raise ClaudebuildError(f"{source} is not valid TOML ({error}): fix the syntax") from error
+    return parse_suppressions(document, source)
 
 
 # -- previous report: new, persisting, fixed --------------------------------
@@ -448,6 +501,17 @@ def load_baseline(path: Path) -> frozenset[str]:
     return parse_baseline(_read_json(path, "rewrite it with `claudebuild baseline`"), path.name)
 
 
+def read_baseline(data: bytes | None, source: str = BASELINE_FILE) -> frozenset[str]:
+    """The fingerprints of a baseline file's bytes (None: the file is absent, so none)."""
+    if data is None:
+        return frozenset()
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise ClaudebuildError(f"{source} is not valid JSON ({error}): rewrite it with `claudebuild baseline`") from error
+    return parse_baseline(document, source)
+
+
 # -- the gate -----------------------------------------------------------------
 
 
@@ -477,14 +541,15 @@ def load_source_lines(root: Path, paths: Iterable[str]) -> dict[str, list[str]]:
 
     Bytes are decoded as the prompt decodes them (UTF-8, invalid bytes replaced) and split
     with `split_lines`, never with text-mode reads, which would turn a lone CR into a line
-    break and shift every later line. A file deleted since it was analyzed is left out (its
-    findings are then not checked; its chunk is re-analyzed on the next run).
+    break and shift every later line. A file deleted since it was analyzed, or replaced by a
+    symlink or special file, is left out (its findings are then not checked; its chunk is
+    re-analyzed on the next run).
     """
     lines: dict[str, list[str]] = {}
     for path in sorted(set(paths)):
         try:
-            data = (root / path).read_bytes()
-        except FileNotFoundError:
+            data = read_contained(root, path).data
+        except (FileNotFoundError, OutsideRepository):
             continue
         except OSError as error:
             raise ClaudebuildError(f"cannot read {path} to check findings against it: {error.strerror}") from error

@@ -41,6 +41,8 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing answers
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))  # no user claudebuild config
+    monkeypatch.delenv("CLAUDEBUILD_CONFIG_FROM", raising=False)
     monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
     if CLAUDE:
@@ -77,6 +79,19 @@ def make_repo(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+GIT_ISOLATION = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+                 "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+"""A fixed identity and none of the developer's or the machine's git config."""
+
+
+def git(root: Path, *args: str, check: bool = True) -> str:
+    """`git ARGS` in `root`, isolated by `GIT_ISOLATION`; its stdout and stderr, stripped."""
+    done = subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ISOLATION}, capture_output=True,
+                          text=True, check=False)
+    assert not check or done.returncode == 0, done.stderr
+    return (done.stdout + done.stderr).strip()
 
 
 def run_cli(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:

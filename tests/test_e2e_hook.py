@@ -14,7 +14,7 @@ import pytest
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 
-from conftest import REPO, needs_claude, run_cli
+from conftest import REPO, git, needs_claude, run_cli
 
 pytestmark = [needs_claude, pytest.mark.e2e]
 
@@ -23,14 +23,6 @@ CLEAN = {
     "app/api.py": "def handle(request):\n    return request\n",
     "lib/text.py": "def shout(text):\n    return text.upper()\n",
 }
-
-
-def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0 or args[0] == "commit", done.stderr
-    return done.stdout + done.stderr
 
 
 @pytest.fixture
@@ -92,7 +84,7 @@ def test_an_installed_git_hook_blocks_a_commit_with_a_serious_finding(repo: Path
     assert main(["-C", str(repo), "hook", "install"]) == 0
     (repo / "app/api.py").write_text("import os\n\n\ndef handle(request):\n    os.system('rm ' + request)\n")
     git(repo, "add", "app/api.py")
-    output = git(repo, "commit", "-m", "dangerous")
+    output = git(repo, "commit", "-m", "dangerous", check=False)
     assert "commit blocked" in output
     assert "dangerous" not in git(repo, "log", "--oneline")
     (repo / "app/api.py").write_text("def handle(request):\n    return request.strip()\n")

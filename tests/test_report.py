@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, SentFile, SkippedFile, SourceFile
 from claudebuild.report import build_report, normalize_path
 
@@ -84,6 +86,11 @@ def test_results_of_chunks_that_no_longer_exist_are_ignored() -> None:
 
 def test_paths_are_normalised_or_refused() -> None:
     assert normalize_path("./app/a.py") == "app/a.py"
-    assert normalize_path("app\\a.py") == "app/a.py"
     assert normalize_path("app/../../x") is None
-    assert normalize_path("C:/x") is None
+    assert normalize_path("/etc/passwd") is None
+    assert normalize_path("a\0b") is None
+
+
+@pytest.mark.parametrize("name", ["a:b.py", "a::b.py", " lead.py", "trail.py ", "back\\slash.py", "C:/x.py"])
+def test_legal_file_names_are_kept_byte_exact(name: str) -> None:
+    assert normalize_path(name) == name

@@ -6,6 +6,9 @@ stored result made from the same content (no call), and stores fresh results
 in the same database as normal runs, so `claudebuild analyze` afterwards
 reuses them too. Only findings in staged files at or above the gate block the
 commit; an API outage never does (it is reported and the commit goes on).
+
+Its output lands in terminals and, under the pre-commit framework in CI, in build
+logs, so every path, title, category and error is `untrusted_text.terminal_text`.
 """
 
 from __future__ import annotations
@@ -22,14 +25,15 @@ from claudebuild.analyze import analyze_chunk
 from claudebuild.build import Build
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
-from claudebuild.chunk import split_lines
-from claudebuild.model import Chunk, ChunkResult
+from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.report import build_report, normalize_path
+from claudebuild.secret_scan import scanned_view
 from claudebuild.staged import GitIndex, git_output, staged_paths
 from claudebuild.store import read_task_values, result_to_values, save_values, values_to_result
 from claudebuild.tasks import analyze_task_name, covers, result_is_current
 from claudebuild.throttle import RunAborted
-from claudebuild.triage import gate_failures, load_baseline, load_suppressions
+from claudebuild.triage import gate_failures
+from claudebuild.untrusted_text import terminal_text
 
 HOOK_MARKER = "# installed by claudebuild"
 
@@ -81,20 +85,28 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
     results = {chunk.id: result for chunk, (result, _) in zip(committed, outcomes) if result is not None}
     reused = sum(1 for _, from_cache in outcomes if from_cache)
     config = build.config
-    lines = {path: split_lines(index.read(path).decode("utf-8", errors="replace"))
-             for chunk in committed for path in chunk.paths}
+    lines: dict[str, list[str]] = {}
+    local: list[Finding] = []  # the secret scan's, from the staged content: lines are what Claude was shown
+    for path in sorted({path for chunk in committed for path in chunk.paths}):
+        found, lines[path] = scanned_view(build.scanner, path, index.read(path))
+        local += found
+    build.scanner.save()
+    judged = build.judgement(lines)
     report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=config.min_severity,
-                          lines_by_file=lines, baseline=load_baseline(root / config.baseline_file),
-                          suppressions=load_suppressions(root / config.suppressions_file))
+                          lines_by_file=lines, baseline=judged.baseline, suppressions=judged.suppressions,
+                          trusted_markers=judged.trusted_markers, local_findings=local)
     print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} staged file(s): "
           f"{len(committed) - reused} analyzed, {reused} from cache, ${report.cost_this_run:.4f}", file=out)
     for failed in report.failed:
-        print(f"claudebuild: warning: {failed.chunk} could not be reviewed ({failed.kind}: {failed.message[:160]})", file=out)
+        print(f"claudebuild: warning: {terminal_text(failed.chunk)} could not be reviewed "
+              f"({terminal_text(failed.kind)}: {terminal_text(failed.message)[:160]})", file=out)
     blocking = [finding for finding in gate_failures(report, fail_on) if finding.file in reviewable]
     for finding in report.findings:
         if finding.file in reviewable:
             note = "" if finding.verified else " (unverified: the quoted code is not in the file)"
-            print(f"{finding.file}:{finding.line}: {finding.severity}: {finding.title} [{finding.category}]{note}", file=out)
+            note += f" ({terminal_text(finding.suppression_ignored)})" if finding.suppression_ignored else ""
+            print(f"{terminal_text(finding.file)}:{finding.line}: {finding.severity}: {terminal_text(finding.title)} "
+                  f"[{terminal_text(finding.category)}]{note}", file=out)
     if blocking:
         print(f"claudebuild: commit blocked: {len(blocking)} finding(s) at or above {fail_on!r} "
               "(fix them, or bypass once with `git commit --no-verify`)", file=out)
@@ -103,7 +115,10 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
 
 
 def install_hook(root: Path, *, force: bool = False) -> Path:
-    """Write .git/hooks/pre-commit for plain git (pre-commit framework users use .pre-commit-hooks.yaml)."""
+    """Write .git/hooks/pre-commit for plain git (pre-commit framework users use .pre-commit-hooks.yaml).
+
+    The hook names the root (`cd` to it, `-C .`): git runs hooks at the top of the work tree, and
+    searching from there would find a different root when this one holds no claudebuild.toml."""
     hooks_dir = Path(git_output(root, "rev-parse", "--git-path", "hooks").decode().strip())
     if not hooks_dir.is_absolute():
         hooks_dir = root / hooks_dir
@@ -116,6 +131,6 @@ def install_hook(root: Path, *, force: bool = False) -> Path:
     cd = "" if relative == "." else f"cd {shlex.quote(relative)} && "
     hooks_dir.mkdir(parents=True, exist_ok=True)
     hook.write_text(f"#!/bin/sh\n{HOOK_MARKER}: review staged changes with Claude before each commit\n"
-                    f"{cd}exec {shlex.quote(sys.executable)} -m claudebuild hook run\n", encoding="utf-8")
+                    f"{cd}exec {shlex.quote(sys.executable)} -m claudebuild -C . hook run\n", encoding="utf-8")
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return hook

@@ -32,7 +32,8 @@ def config_template() -> str:
 # The same keys work under [tool.claudebuild] in pyproject.toml.
 
 # model = "{defaults.model}"              # pinned model: changing it re-analyzes everything
-# claude_bin = "{defaults.claude_bin}"                    # or set CLAUDEBUILD_CLAUDE
+# The claude CLI to run is never set here (the repository must not choose programs to run):
+# set CLAUDEBUILD_CLAUDE, pass --claude, or put claude_bin in ~/.config/claudebuild/config.toml.
 # max_files_per_chunk = {defaults.max_files_per_chunk}
 # max_chunk_bytes = {defaults.max_chunk_bytes}             # larger files are split by line ranges
 # max_file_bytes = {defaults.max_file_bytes}             # larger files are skipped

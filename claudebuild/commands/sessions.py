@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence, TextIO
 import orjson
 
 from claudebuild.config import Config
+from claudebuild.repo_files import ensure_untracked_state
 from claudebuild.store import ANALYZE_PREFIX, read_task_values, values_to_result
 
 MAX_PROJECT_NAME = 200
@@ -154,6 +155,7 @@ def to_json(rows: Sequence[SessionRow]) -> str:
 
 def run_sessions(config: Config, out: TextIO = sys.stdout, *, as_json: bool = False) -> int:
     """Print the table (or JSON) of stored sessions; reads the DB only, so it never waits for a running build."""
+    ensure_untracked_state(config.root, config.state_dir)
     rows = session_rows(read_task_values(config.db_path), claude_config_dir(), datetime.now(timezone.utc))
     if as_json:
         print(to_json(rows), file=out)

@@ -1,0 +1,141 @@
+"""Repository-controlled inputs, read from where they can be trusted, and the state they must never hold.
+
+The repository under review is data, never configuration of the machine. With
+`--config-from REF` (or `CLAUDEBUILD_CONFIG_FROM`) everything that changes what
+is reviewed or how it is judged (claudebuild.toml, pyproject.toml,
+.claudeignore, the suppressions, baseline and instructions files) is read from
+that commit, e.g. a pull request's base, so the change under review cannot
+switch its own gate off. `RepoFiles` is the one reader for those files: the
+working tree without a ref, `git cat-file blob REF:<path>` with one. The
+state directory (cached results) is never allowed to come from a commit at all.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from claudebuild.contained import OutsideRepository, read_contained
+from claudebuild.errors import ClaudebuildError
+
+CONFIG_FROM_HINT = "--config-from / CLAUDEBUILD_CONFIG_FROM"
+
+# Set by git while it runs hooks; they would point `git -C root` at another
+# repository or index than root's own (as in discover.py).
+_GIT_LOCATION_VARIABLES = frozenset(
+    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"}
+)
+_ABSENT_MARKERS = ("does not exist", "exists on disk, but not in", "bad file")
+"""git's words for "no blob at this path in that commit" (missing, or a directory)."""
+
+
+def run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """`git --literal-pathspecs -C root args...` with hook variables removed; None when git is not installed."""
+    env = {key: value for key, value in os.environ.items() if key not in _GIT_LOCATION_VARIABLES}
+    try:
+        return subprocess.run(["git", "--literal-pathspecs", "-C", str(root), *args], capture_output=True,
+                              check=False, env=env)
+    except FileNotFoundError:
+        return None
+
+
+def _stderr(done: subprocess.CompletedProcess[bytes]) -> str:
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+@dataclass(frozen=True)
+class RepoFiles:
+    """Reads repository files by repo-relative POSIX path: from the working tree, or from `commit` when set.
+
+    A file that does not exist there is `None` ("absent"), never an error:
+    every one of these files is optional.
+    """
+
+    root: Path
+    ref: str = ""
+    """The ref as the user gave it (for messages); "" reads the working tree."""
+    commit: str = ""
+    prefix: str = ""
+    """`root`'s path inside the git work tree ('' at the top), because git paths start at the top."""
+
+    def read_bytes(self, relpath: str) -> bytes | None:
+        if not self.ref:
+            if not os.path.lexists(self.root / relpath):
+                return None
+            try:  # never through a symlink or into a FIFO: the repository is not trusted
+                return read_contained(self.root, relpath).data
+            except OutsideRepository as error:
+                raise ClaudebuildError(f"cannot read {relpath}: {error.strerror}; the repository's settings files "
+                                       "must be regular files inside it") from error
+            except OSError as error:
+                raise ClaudebuildError(f"cannot read {relpath}: {error.strerror}") from error
+        spec = f"{self.commit}:{self.prefix}{PurePosixPath(relpath).as_posix()}"
+        done = run_git(self.root, "cat-file", "blob", spec)
+        if done is None:
+            raise ClaudebuildError(f"git is not installed, and {CONFIG_FROM_HINT} needs it to read {relpath}")
+        if done.returncode == 0:
+            return done.stdout
+        message = _stderr(done)
+        if any(marker in message for marker in _ABSENT_MARKERS):
+            return None
+        raise ClaudebuildError(f"cannot read {relpath} from {self.ref}: {message}")
+
+    def read_text(self, relpath: str) -> str | None:
+        data = self.read_bytes(relpath)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ClaudebuildError(f"{self.label(relpath)} is not UTF-8 ({error.reason}): save it as UTF-8") from None
+
+    def label(self, relpath: str) -> str:
+        """Where a value came from, for messages and `claudebuild config`: `claudebuild.toml @ origin/main`."""
+        return f"{relpath} @ {self.ref}" if self.ref else relpath
+
+
+def open_repo_files(root: Path, ref: str = "") -> RepoFiles:
+    """The reader for `root`; with `ref`, checks that it names a commit (else a one-line error)."""
+    if not ref:
+        return RepoFiles(root)
+    if ref.startswith("-"):
+        raise ClaudebuildError(f"{CONFIG_FROM_HINT} {ref!r} is not a git ref: name a branch, tag or commit")
+    where = run_git(root, "rev-parse", "--show-prefix")
+    if where is None:
+        raise ClaudebuildError(f"git is not installed, and {CONFIG_FROM_HINT} {ref} needs it: install git")
+    if where.returncode != 0:
+        raise ClaudebuildError(f"{CONFIG_FROM_HINT} {ref} needs a git repository, and {root} is not in one")
+    found = run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if found is None or found.returncode != 0 or not found.stdout.strip():
+        raise ClaudebuildError(f"{CONFIG_FROM_HINT} {ref!r} is not a commit in this repository: "
+                               "fetch it first (e.g. `git fetch origin main`) or name an existing branch, tag or commit")
+    prefix = where.stdout.decode("utf-8", "surrogateescape").strip()
+    return RepoFiles(root, ref, found.stdout.decode().strip(), prefix)
+
+
+def ensure_untracked_state(root: Path, state_dir: str) -> None:
+    """Refuse a state directory outside `root` or holding files tracked by git.
+
+    Cached results decide what is analyzed again and what the report says; a
+    database a commit could have written would let the change under review
+    forge them. Without git (or outside a work tree) nothing can be committed,
+    so there is nothing to check.
+    """
+    real_root = Path(os.path.realpath(root))
+    real_state = Path(os.path.realpath(root / state_dir))
+    if real_state == real_root or not real_state.is_relative_to(real_root):
+        raise ClaudebuildError(f"state_dir {state_dir!r} is not inside the repository {root}: "
+                               'use a directory inside it, e.g. state_dir = ".claudebuild"')
+    for candidate in dict.fromkeys((state_dir, real_state.relative_to(real_root).as_posix())):
+        done = run_git(root, "ls-files", "-z", "--", candidate)
+        if done is None or done.returncode != 0:
+            return  # no git, or not a work tree: no commit can hold the state
+        tracked = [item for item in done.stdout.split(b"\0") if item]
+        if tracked:
+            name = state_dir.strip("/")
+            raise ClaudebuildError(
+                f"{name}/ holds files tracked by git ({os.fsdecode(tracked[0])}), so a commit could forge its cached "
+                f"results: run `git rm -r --cached {name}`, delete {name}/ and add {name}/ to .gitignore")
