@@ -25,7 +25,17 @@ class XxhashChecker(FileChangedChecker):
         return DEFAULT_HASHER.hash_file(file_path) != state[4]
 
     def get_state(self, dep: str, current_state: Any) -> Any:
-        signature = stat_signature(os.stat(dep))
-        if current_state and len(current_state) == 5 and list(signature) == list(current_state[:4]):
-            return None  # unchanged: keep what is stored
-        return [*signature, DEFAULT_HASHER.hash_file(dep)]
+        """The state doit stores after a task ran. A file deleted while its chunk was analyzed
+        gets a state that never matches (so the chunk reruns) instead of an exception, which
+        doit would turn into an error that stops the whole run."""
+        try:
+            signature = stat_signature(os.stat(dep))
+            if current_state and len(current_state) == 5 and list(signature) == list(current_state[:4]):
+                return None  # unchanged: keep what is stored
+            return [*signature, DEFAULT_HASHER.hash_file(dep)]
+        except OSError:
+            return [MISSING]
+
+
+MISSING = "missing"
+"""The stored state of a file that was gone when its task finished."""

@@ -22,6 +22,7 @@ from claudebuild.build import Build
 from claudebuild.config import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.progress import ProgressReporter
+from claudebuild.store import check_database
 from claudebuild.content_checker import XxhashChecker
 
 BACKEND_NAME = "claudebuild"  # registered under the entry point group doit.BACKEND
@@ -76,8 +77,9 @@ def run_doit(build: Build, argv: Sequence[str]) -> int:
     """Run a doit command on this build's tasks; the user's doit.cfg cannot override ours."""
     build.plan()  # discovery errors and the lock surface here, as clean one-line errors
     previous = os.getcwd()
-    os.chdir(build.config.root)
     try:
+        check_database(build.config.db_path)
+        os.chdir(build.config.root)
         loader = ModuleTaskLoader(namespace(build))
         return DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
     finally:

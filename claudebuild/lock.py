@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from claudebuild.errors import ClaudebuildError
+from claudebuild.errors import ClaudebuildError, state_error
 
 
 class StateLock:
@@ -32,8 +32,11 @@ class StateLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise state_error(self.path, error) from error
         deadline = time.monotonic() + self.timeout
         announced = False
         while True:

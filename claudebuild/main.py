@@ -1,14 +1,23 @@
-"""The `claudebuild` command: parse, dispatch, and the one error boundary with fixed exit codes.
+"""The `claudebuild` command: parse, find the repository root, dispatch, and the one error boundary.
 
-Exit codes: 0 ok; 1 a failed chunk, a user error (message names the fix) or a
-doit failure; 130 Ctrl-C; 3 an unexpected crash (traceback saved to
-.claudebuild/crash.log with versions, one line printed).
+Exit codes: 0 ok; 1 a failed chunk, a finding at or above --fail-on, a user
+error (message names the fix) or a failed doit task; 2 a command line that
+cannot be parsed (argparse's own code, kept; also doit's "task error"); 3 an unexpected crash (traceback
+saved to <root>/.claudebuild/crash.log with versions, one line printed), or
+doit's own "cannot start" code from `list/info/forget/...`; 130 Ctrl-C.
+
+Without -C the root is found from the current directory (`repo_root`), so
+every command run from a subdirectory uses the repository's settings, ignore
+rules and cache; paths on the command line stay relative to the current directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import re
+import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -18,8 +27,26 @@ from claudebuild import CLAUDE_CODE_VERSION, __version__
 from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
+from claudebuild.repo_root import GIVEN, RepoRoot, current_directory, find_root, given_root
 
 OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline")
+ASK_OPTIONS = ("--no-fork", "--reanalyze", "--help", "-h")
+"""The options of `ask` (as in build_parser): anything else starting with '-' before `--` is not one."""
+_NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
+"""What argparse itself reads as a positional, not an option."""
+
+
+class UsageError(ClaudebuildError):
+    """A command line argparse would refuse, with a better message: exit 2 like argparse's own errors."""
+
+
+class _Crashed(Exception):
+    """An unexpected error after the root was found: its crash log goes into that root's state directory."""
+
+    def __init__(self, root: Path, claude_bin: str | None) -> None:
+        super().__init__(root, claude_bin)
+        self.root = root
+        self.claude_bin = claude_bin
 
 DESCRIPTION = """\
 AI code analysis with the Claude Code CLI as an incremental doit build.
@@ -56,9 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="claudebuild", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"claudebuild {__version__} (claude-code {CLAUDE_CODE_VERSION} pinned)")
-    parser.add_argument("-C", "--root", type=Path, default=Path.cwd(), help="repository to analyze (default: current directory)")
+    parser.add_argument("-C", "--root", type=Path, default=None,
+                        help="repository to analyze (default: the nearest directory up with claudebuild.toml or "
+                             "[tool.claudebuild], else the top of the git work tree, else the current directory)")
     parser.add_argument("--model", help="Claude model (default from config: claude-sonnet-4-5)")
     parser.add_argument("--claude", dest="claude_bin", help="path of the claude CLI (default: claude on PATH)")
+    parser.add_argument("--config-from", metavar="REF",
+                        help="read the repository's settings, ignore, suppressions, baseline and instructions files "
+                             "from this git ref (e.g. the pull request's base), not from the working tree")
     sub = parser.add_subparsers(dest="command", metavar="command")
     init = sub.add_parser("init", help="set up a repository")
     init.add_argument("--force", action="store_true", help="overwrite existing dodo.py/.claudeignore/claudebuild.toml")
@@ -97,36 +129,84 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the real command line, not a test calling main([...])
+        from claudebuild.output_guard import guard_standard_streams
+
+        guard_standard_streams()
     try:
         return _dispatch(args_list)
     except ClaudebuildError as error:
-        print(f"claudebuild: error: {error}", file=sys.stderr)
-        return 1
+        from claudebuild.untrusted_text import terminal_text  # errors may quote the CLI, the API or a file name
+
+        print(f"claudebuild: error: {terminal_text(str(error))}", file=sys.stderr)
+        return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
         print("claudebuild: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # the outer boundary: anything else is our bug
-        log = _write_crash_log(traceback.format_exc())
-        print(f"claudebuild: unexpected error ({sys.exc_info()[1]!r}); details in {log}", file=sys.stderr)
-        return 3
+    except _Crashed as crashed:  # the outer boundary: anything else is our bug
+        return _crash_exit(crashed.__cause__ or crashed, crashed.root, crashed.claude_bin)
+    except Exception as error:  # before the root is known
+        return _crash_exit(error, Path.cwd(), None)
+
+
+def _crash_exit(error: BaseException, directory: Path, claude_bin: str | None) -> int:
+    log = _write_crash_log("".join(traceback.format_exception(error)), directory, claude_bin)
+    print(f"claudebuild: unexpected error ({error!r}); details in {log}", file=sys.stderr)
+    return 3
 
 
 def _dispatch(argv: list[str]) -> int:
     parser = build_parser()
     split = _first_positional(argv)
-    if split is not None and argv[split] not in OWN_COMMANDS and not argv[split].startswith("-"):
-        options = parser.parse_args(argv[:split])
-        return _passthrough(options, argv[split:])
-    options = parser.parse_args(argv)
-    if options.command is None:
+    doit_command = split is not None and argv[split] not in OWN_COMMANDS and not argv[split].startswith("-")
+    if split is not None and argv[split] == "ask":
+        _check_ask_arguments(argv[split + 1:])
+    options = parser.parse_args(argv[:split] if doit_command else argv)
+    if not doit_command and options.command is None:
         parser.print_help()
         return 0
+    found = _repository_root(options)
+    if found.reason != GIVEN and found.path != Path.cwd().resolve() and options.command != "config":
+        print(f"claudebuild: repository root {found.path} ({found.reason}); "
+              "pass -C . to use this directory alone", file=sys.stderr)
+    try:
+        if doit_command:
+            return _passthrough(options, found.path, argv[split:])
+        return _command(options, found)
+    except (ClaudebuildError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        raise _Crashed(found.path, options.claude_bin) from error
+
+
+def _repository_root(options: argparse.Namespace) -> RepoRoot:
+    """-C exactly (an existing directory); `init` and `demo` the current directory; else the search of `repo_root`."""
+    if options.root is not None:
+        return given_root(options.root)
+    if options.command in ("init", "demo"):
+        return current_directory(Path.cwd())
+    return find_root(Path.cwd())
+
+
+def _check_ask_arguments(words: list[str]) -> None:
+    """argparse takes `ask -dash.py "q"` for an unknown option, then says only that the question is missing."""
+    for word in words:
+        if word == "--":
+            return
+        if not word.startswith("-") or word == "-" or " " in word or _NEGATIVE_NUMBER.fullmatch(word):
+            continue  # what argparse reads as a positional anyway
+        if word in ASK_OPTIONS or (word.startswith("--") and any(option.startswith(word) for option in ASK_OPTIONS)):
+            continue
+        raise UsageError(f"ask: {word!r} is not an option of ask ({', '.join(ASK_OPTIONS[:2])}): a file, chunk or "
+                         f"question that starts with '-' goes after --, e.g. "
+                         f"claudebuild ask -- {shlex.quote(word)} \"your question\"")
+
+
+def _command(options: argparse.Namespace, found: RepoRoot) -> int:
     from claudebuild.config import load_config
 
-    root = options.root.resolve()
-    if not root.is_dir():
-        raise ClaudebuildError(f"{options.root} is not a directory: pass the repository with -C DIR")
-    overrides: dict[str, Any] = {"model": options.model, "claude_bin": options.claude_bin}
+    root = found.path
+    overrides = _global_overrides(options)
     for key in ("fail_on_error", "tpm", "fail_on"):
         overrides[key] = getattr(options, key, None)
     if getattr(options, "jobs", 1) < 1:
@@ -146,7 +226,7 @@ def _dispatch(argv: list[str]) -> int:
     if command == "config":
         from claudebuild.commands.show_config import show_config
 
-        return show_config(root, overrides, as_json=options.json)
+        return show_config(root, overrides, as_json=options.json, found=found)
     config = load_config(root, overrides)
     if command == "hook":
         from claudebuild.commands.hook import install_hook, run_hook
@@ -170,7 +250,7 @@ def _dispatch(argv: list[str]) -> int:
     if command == "merge":
         from claudebuild.commands.merge import run_merge
 
-        return run_merge(config, options.sources)
+        return run_merge(config, [Path(os.path.abspath(source)) for source in options.sources])  # from the cwd
     if options.max_cost is not None and options.max_cost <= 0:
         raise ClaudebuildError("--max-cost must be a positive amount in USD, e.g. --max-cost 2.50")
     from claudebuild.build import Shard
@@ -181,17 +261,22 @@ def _dispatch(argv: list[str]) -> int:
                      print_format=getattr(options, "format", None))
 
 
-def _passthrough(options: argparse.Namespace, doit_argv: list[str]) -> int:
+def _passthrough(options: argparse.Namespace, root: Path, doit_argv: list[str]) -> int:
     from claudebuild.commands.run import run_passthrough
     from claudebuild.config import load_config
 
-    config = load_config(options.root, {"model": options.model, "claude_bin": options.claude_bin})
+    config = load_config(root, _global_overrides(options))
     return run_passthrough(config, doit_argv)
+
+
+def _global_overrides(options: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as global options (None: not given)."""
+    return {"model": options.model, "claude_bin": options.claude_bin, "config_from": options.config_from}
 
 
 def _first_positional(argv: list[str]) -> int | None:
     """Index of the command word, skipping our global options and their values."""
-    takes_value = {"-C", "--root", "--model", "--claude"}
+    takes_value = {"-C", "--root", "--model", "--claude", "--config-from"}
     index = 0
     while index < len(argv):
         item = argv[index]
@@ -207,18 +292,24 @@ def _first_positional(argv: list[str]) -> int | None:
     return None
 
 
-def _write_crash_log(text: str) -> Path:
+def _write_crash_log(text: str, directory: Path | None = None, claude_bin: str | None = None) -> Path:
+    """Write `directory`/.claudebuild/crash.log (the repository root once known, else the current directory)."""
     from claudebuild.claude import claude_version
 
-    try:
-        cli = claude_version("claude")
+    directory = directory or Path.cwd()
+    try:  # the user's CLI (--claude, environment or PATH), never one the repository names
+        cli = claude_version(claude_bin or os.environ.get("CLAUDEBUILD_CLAUDE") or "claude")
     except ClaudebuildError as error:
         cli = f"unavailable ({error})"
-    path = Path.cwd() / ".claudebuild" / "crash.log"
+    path = directory / ".claudebuild" / "crash.log"
     header = f"claudebuild {__version__}, Python {platform.python_version()}, {platform.platform()}, claude: {cli}\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(header + text, encoding="utf-8")
+        if not Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(directory)):
+            raise OSError("the state directory leads out of the repository")  # a symlink: do not follow it
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(header + text)
     except OSError:
         path = Path("/dev/stderr")
         sys.stderr.write(header + text)

@@ -14,12 +14,12 @@ import sqlite3
 import threading
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 from doit.dependency import SqliteDB
 
-from claudebuild.errors import ClaudebuildError
+from claudebuild.errors import state_error
 from claudebuild.hashing import digest_json
 from claudebuild.model import ChunkResult, SentFile
 
@@ -44,7 +44,7 @@ class DurableSqliteDB(SqliteDB):
             conn.execute("pragma journal_mode = wal")
             conn.execute("pragma synchronous = normal")
         except sqlite3.DatabaseError as error:
-            raise ClaudebuildError(f"{name} is not a usable database ({error}): delete it to start a fresh cache") from error
+            raise state_error(name, error) from error
         return conn
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
@@ -79,6 +79,22 @@ def _connect(db_path: Path) -> sqlite3.Connection:
     return conn
 
 
+def check_database(db_path: Path) -> None:
+    """Fail with a one-line cause before doit opens the DB (doit itself would print a traceback).
+
+    A DB file whose table does not exist yet is fine (a first run interrupted early)."""
+    if not db_path.exists():
+        return
+    try:
+        conn = _connect(db_path)
+        try:
+            conn.execute("select name from sqlite_master limit 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise state_error(db_path, error) from error
+
+
 def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """The stored values of analyze tasks (all of them, or the named ones)."""
     if not db_path.exists():
@@ -92,7 +108,7 @@ def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> 
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
-        raise ClaudebuildError(f"cannot read {db_path} ({error}): delete it to start a fresh cache") from error
+        raise state_error(db_path, error) from error
     for task_id, data in rows:
         if wanted is not None and task_id not in wanted:
             continue
@@ -106,20 +122,35 @@ def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> 
     return values
 
 
-def drop_stale_tasks(db_path: Path, current: Iterable[str]) -> list[str]:
-    """Delete rows of analyze tasks that no longer exist (files deleted or re-chunked)."""
+def drop_stale_tasks(db_path: Path, current: Iterable[str], exists: Callable[[str], bool]) -> list[str]:
+    """Delete the results of chunks that are gone for good: not planned now, and not one of
+    the files they were made from is still on disk (`exists`, by repo-relative path).
+
+    One rule, whatever this run found: a chunk that is only left out now (an ignore
+    pattern, a config change, a run that found no files) keeps its result and session,
+    so undoing the change costs nothing; deleting its files deletes its result.
+    """
     if not db_path.exists():
         return []
     keep = set(current)
     conn = _connect(db_path)
     try:
-        names = [row[0] for row in conn.execute("select task_id from doit where task_id like 'analyze:%'")]
-        stale = [name for name in names if name not in keep]
+        rows = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
+        stale = [name for name, data in rows if name not in keep and not _made_from_existing(data, exists)]
         conn.executemany("delete from doit where task_id = ?", [(name,) for name in stale])
         conn.commit()
     finally:
         conn.close()
     return stale
+
+
+def _made_from_existing(data: Any, exists: Callable[[str], bool]) -> bool:
+    try:
+        stored = orjson.loads(data).get("_values_:") or {}
+        paths = [item["path"] for item in stored.get("sent") or ()]
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError):
+        return False  # unreadable: doit could not use it either
+    return any(isinstance(path, str) and exists(path) for path in paths)
 
 
 _RESULT_FIELDS = {f.name for f in fields(ChunkResult)}

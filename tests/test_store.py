@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from doit.dependency import Dependency, JSONCodec
 from doit.task import Task
 
 from claudebuild.content_checker import XxhashChecker
+from claudebuild.errors import state_error
 from claudebuild.model import ChunkResult, SentFile
 from claudebuild.store import DurableSqliteDB, drop_stale_tasks, read_task_values, result_to_values, values_to_result
 
@@ -48,8 +50,18 @@ def test_stale_tasks_are_dropped_and_current_ones_kept(tmp_path: Path) -> None:
     dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
     for name in ("analyze:keep", "analyze:gone", "report"):
         save(dep, name, {"status": "ok"})
-    assert drop_stale_tasks(db, ["analyze:keep"]) == ["analyze:gone"]
+    assert drop_stale_tasks(db, ["analyze:keep"], exists=lambda path: False) == ["analyze:gone"]
     assert set(read_task_values(db)) == {"analyze:keep"}
+
+
+def test_a_result_not_planned_now_is_kept_while_one_of_its_files_exists(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    sent = [{"path": "a.py", "hash": "h", "start_line": 1, "end_line": 1, "total_lines": 1}]
+    save(dep, "analyze:ignored-now", {"status": "ok", "sent": sent})
+
+    assert drop_stale_tasks(db, [], exists=lambda path: path == "a.py") == []
+    assert set(read_task_values(db)) == {"analyze:ignored-now"}
 
 
 def test_a_chunk_result_survives_the_round_trip() -> None:
@@ -76,3 +88,21 @@ def test_the_checker_ignores_a_touch_that_keeps_the_content(tmp_path: Path) -> N
     state = checker.get_state(str(path), None)
     os.utime(path, (1, 1))
     assert not checker.check_modified(str(path), path.stat(), state)
+
+
+def test_a_read_only_state_directory_is_reported_as_a_permission_problem_not_a_corrupt_cache() -> None:
+    message = str(state_error("s/doit.sqlite", sqlite3.OperationalError("attempt to write a readonly database")))
+
+    assert "not writable" in message and "delete" not in message
+
+
+def test_a_lock_file_that_cannot_be_created_is_a_permission_problem() -> None:
+    message = str(state_error("s/lock", PermissionError(13, "Permission denied")))
+
+    assert "not writable" in message and "keep them" in message
+
+
+def test_a_file_that_is_not_a_database_is_called_one() -> None:
+    message = str(state_error("s/doit.sqlite", sqlite3.DatabaseError("file is not a database")))
+
+    assert "not a usable database" in message and "delete it" in message

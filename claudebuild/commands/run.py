@@ -7,7 +7,7 @@ import sys
 from typing import Sequence
 
 from claudebuild.budget import Budget, PendingChunk, select_within
-from claudebuild.build import Build, Shard
+from claudebuild.build import Build, Shard, ignored_suppression_lines
 from claudebuild.config import Config
 from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
@@ -59,12 +59,12 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         raise ClaudebuildError(build.gate.abort_reason)
     if max_cost is not None:
         report, paths = build.publish()
-        print(terminal.render(report, paths=paths), flush=True)
+        print("\n".join([terminal.render(report, paths=paths), *ignored_suppression_lines(report)]), flush=True)
         _remaining(report.pending, build.context.budget)
     else:
         report = build.current_report()
         if "report" not in targets:
-            print(terminal.render(report), flush=True)
+            print("\n".join([terminal.render(report), *ignored_suppression_lines(report)]), flush=True)
     code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
@@ -113,7 +113,25 @@ def _remaining(pending: Sequence[str], budget: Budget | None) -> None:
         print(f"   remaining {chunk}")
 
 
+DOIT_USAGE_ERROR = 3
+"""doit's exit code for a command line it cannot use; ours for that is 2 (3 means a crash)."""
+NAMES_TASKS = ("info", "forget")
+
+
 def run_passthrough(config: Config, argv: Sequence[str]) -> int:
-    """Any other doit command (list, info, forget, dumpdb, ...) exactly as doit runs it."""
+    """Any other doit command (list, info, forget, dumpdb, ...) exactly as doit runs it, except that
+    a task name that does not exist is one line (doit's `info` prints a traceback) and doit's
+    usage errors exit 2."""
     build = Build(config)
-    return run_doit(build, argv)
+    if argv and argv[0] in NAMES_TASKS:
+        try:
+            known = {"analyze", "report", *(analyze_task_name(chunk.id) for chunk in build.plan().chunks)}
+            unknown = [name for name in argv[1:] if not name.startswith("-") and name not in known]
+        except BaseException:
+            build.lock.release()
+            raise
+        if unknown:
+            build.lock.release()
+            raise ClaudebuildError(f"no task named {unknown[0]!r}: `claudebuild list --all` shows the task names")
+    code = run_doit(build, argv)
+    return 2 if code == DOIT_USAGE_ERROR else code
