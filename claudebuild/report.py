@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 
-from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile
+from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile, SkippedFile
 from claudebuild.triage import FindingRecord, SuppressedFinding, Suppression, gate_failures, triage
 
 MAX_TEXT = 4_000
@@ -56,6 +56,8 @@ class Report:
     """Fingerprints of `findings` recorded in the baseline: known debt that never fails the gate."""
     compared: bool = False
     """True when there was a previous report, so `status` and `fixed` mean something."""
+    skipped: tuple[SkippedFile, ...] = ()
+    """Every file (or directory) not sent, with its reason: `skipped_files` counts them."""
 
     def totals(self) -> dict[str, int]:
         counts = {severity: 0 for severity in SEVERITIES}
@@ -160,6 +162,7 @@ def build_report(
         failed=tuple(failed),
         pending=tuple(pending),
         skipped_files=discovery.skipped_by_reason(),
+        skipped=discovery.skipped,
         rejected=dict(sorted(rejected.items())),
         chunks_total=len(chunks),
         files_total=len(discovery.files),

@@ -94,3 +94,15 @@ def test_paths_are_normalised_or_refused() -> None:
 @pytest.mark.parametrize("name", ["a:b.py", "a::b.py", " lead.py", "trail.py ", "back\\slash.py", "C:/x.py"])
 def test_legal_file_names_are_kept_byte_exact(name: str) -> None:
     assert normalize_path(name) == name
+
+
+def test_skipped_files_are_named_with_their_reason_in_report_json_and_folded_in_markdown() -> None:
+    from claudebuild.render import json_report, markdown
+
+    discovery = Discovery(files=DISCOVERY.files, skipped=(SkippedFile("deploy_key", "secret"), SkippedFile("CLAUDE.md", "agent-instructions")))
+    report = build_report([CHUNK], {}, discovery, run_id="now")
+
+    assert json_report.report_document(report)["skipped"] == [
+        {"path": "deploy_key", "reason": "secret"}, {"path": "CLAUDE.md", "reason": "agent-instructions"}]
+    assert "<details><summary>Every skipped file</summary>" in markdown.render(report)
+    assert "`CLAUDE.md` (agent-instructions)" in markdown.render(report)

@@ -71,6 +71,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "failed_chunks": [asdict(item) for item in report.failed],
         "pending_chunks": list(report.pending),
         "skipped_files": dict(report.skipped_files),
+        "skipped": [{"path": item.path, "reason": item.reason} for item in report.skipped],
         "rejected_findings": dict(report.rejected),
     }
 

@@ -18,6 +18,10 @@ from claudebuild.report import Report
 from claudebuild.untrusted_text import markdown_code, markdown_text
 
 
+MAX_SKIPPED_LISTED = 500
+"""The Markdown report folds this many skipped paths; report.json lists them all."""
+
+
 def _where(line: int, end_line: int) -> str:
     return f"{line}" if end_line <= line else f"{line}-{end_line}"
 
@@ -120,6 +124,13 @@ def render(report: Report) -> str:
         lines += ["## Skipped files", "", "| reason | files |", "|---|---:|"]
         lines += [f"| {reason} | {count} |" for reason, count in report.skipped_files.items()]
         lines.append("")
+    if report.skipped:
+        shown = report.skipped[:MAX_SKIPPED_LISTED]
+        lines += ["<details><summary>Every skipped file</summary>", ""]
+        lines += [f"- {markdown_code(item.path, in_table=False)} ({item.reason})" for item in shown]
+        if len(report.skipped) > len(shown):
+            lines.append(f"- … and {len(report.skipped) - len(shown)} more (all in report.json)")
+        lines += ["", "</details>", ""]
     if report.rejected:
         lines += ["## Rejected findings", "", "Findings that pointed outside what was sent (dropped):", ""]
         lines += [f"- {reason}: {count}" for reason, count in report.rejected.items()]
