@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load_note, make_workdir, remove_workdir  # noqa: E402
-from generate import generate_repo  # noqa: E402
+from _common import load_note, make_workdir, remove_workdir
+from generate import generate_repo
 
-from claudebuild import secret_scan  # noqa: E402
-from claudebuild.discover import discover_files  # noqa: E402
-from claudebuild.secret_scan import SecretScanner  # noqa: E402
+from claudebuild import secret_gates, secret_scan
+from claudebuild.discover import discover_files
+from claudebuild.secret_scan import SecretScanner
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
         plain, kept, _ = discover(repo, None)
         started = time.perf_counter()
-        secret_scan._engine()
+        secret_gates.engine()
         startup = time.perf_counter() - started
 
         cold_scanner = SecretScanner()
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         ungated = None
         if args.ungated_files:
             sample = contents[: args.ungated_files]
-            engine = secret_scan._engine()
+            engine = secret_gates.engine()
             gated_candidates = engine._candidates
             engine._candidates = lambda data, text_lines: {  # type: ignore[method-assign]
                 number: [gated.plugin for gated in engine.plugins] for number in range(1, len(text_lines) + 1)}

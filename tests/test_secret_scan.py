@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from claudebuild import secret_scan
+from claudebuild import secret_gates, secret_scan
 from claudebuild.chunk import split_lines
 from claudebuild.secret_scan import (
     CATEGORY, PLACEHOLDER, FileScan, SecretHit, SecretScanner, redact, scan_content, secret_findings,
@@ -165,15 +165,15 @@ def test_ordinary_code_has_no_hits() -> None:
 
 
 def test_every_detector_has_a_gate_derived_from_its_current_patterns() -> None:
-    engine = secret_scan._engine()
+    engine = secret_gates.engine()
     ungated = [type(gated.plugin).__name__ for gated in engine.plugins if gated.gates is None]
     assert ungated == []
 
 
 def test_a_detector_whose_patterns_changed_is_gated_by_its_own_regexes(monkeypatch: pytest.MonkeyPatch) -> None:
-    _, gates = secret_scan._HAND_GATES["GitHubTokenDetector"]
-    monkeypatch.setitem(secret_scan._HAND_GATES, "GitHubTokenDetector", ("00000000", gates))
-    engine = secret_scan._Engine()
+    _, gates = secret_gates._HAND_GATES["GitHubTokenDetector"]
+    monkeypatch.setitem(secret_gates._HAND_GATES, "GitHubTokenDetector", ("00000000", gates))
+    engine = secret_gates._Engine()
     (github,) = [gated for gated in engine.plugins if type(gated.plugin).__name__ == "GitHubTokenDetector"]
     assert github.gates is None and github.fallback
     text = f"curl -H 'Authorization: token {GITHUB_TOKEN}' https://api.github.com\n"
@@ -184,8 +184,8 @@ def test_a_detector_whose_patterns_changed_is_gated_by_its_own_regexes(monkeypat
 def test_the_keyword_gate_covers_every_word_of_the_keyword_list() -> None:
     from detect_secrets.plugins import keyword
 
-    (words,) = secret_scan._HAND_GATES["KeywordDetector"][1]
-    assert isinstance(words, secret_scan._Literals)
+    (words,) = secret_gates._HAND_GATES["KeywordDetector"][1]
+    assert isinstance(words, secret_gates._Literals)
     for entry in keyword.DENYLIST:
         spelled = entry.replace("_?", "_").encode()
         assert any(word in spelled for word in words.words), entry
@@ -203,8 +203,8 @@ def test_the_gated_scan_finds_what_detect_secrets_finds_on_every_line(monkeypatc
            if path.is_file() and "__pycache__" not in path.parts},
     }
     gated = {path: scan(path, text) for path, text in corpus.items()}
-    engine = secret_scan._engine()
-    every_line = lambda data, lines: {n: [gated.plugin for gated in engine.plugins] for n in range(1, len(lines) + 1)}
+    engine = secret_gates.engine()
+    every_line = lambda data, lines: {n: [gated.plugin for gated in engine.plugins] for n in range(1, len(lines) + 1)}  # noqa: E731
     monkeypatch.setattr(engine, "_candidates", every_line)
     assert gated == {path: scan(path, text) for path, text in corpus.items()}
     assert sum(len(result.hits) for result in gated.values()) >= 8
