@@ -106,9 +106,11 @@ def run_claudebuild(label: str, repo: Path, jobs: int, env: dict[str, str], api:
             process.kill()
             output, _ = process.communicate()
     wall = time.monotonic() - start
+    requests = api.message_requests()
     run = Run(label, wall=wall, cpu=children_cpu() - cpu0, server_cpu=self_cpu() - self0,
-              api_calls=len(api.message_requests()), exit_code=process.returncode, output=output)
+              api_calls=len(requests), exit_code=process.returncode, output=output)
     run.extra["timed_out"] = timed_out
+    run.extra["request_bytes"] = sum(request.body_bytes for request in requests)
     if timed_out:
         print(f"bench: `{' '.join(argv[1:])}` was stopped after {timeout:.0f}s", file=sys.stderr)
     if log_dir is not None:
@@ -186,12 +188,18 @@ def plan_chunks(repo: Path) -> list[Any]:
         build.lock.release()
 
 
+def reviewable_bytes(repo: Path, chunks: list[Any]) -> int:
+    """Bytes on disk of every file the plan sends (each once): the denominator of "request bytes per
+    reviewable byte", which shows what the prompt format, fences and the CLI's own overhead cost."""
+    return sum((repo / path).stat().st_size for path in {path for chunk in chunks for path in chunk.paths})
+
+
 def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
     """What a plain script would pipe in: each file fenced, every line numbered (claudebuild's format)."""
     sections = ["Fence boundary: cb-naive\n"]
     for path in paths:
         lines = (repo / path).read_bytes().decode("utf-8", errors="replace").splitlines()
-        body = "".join(f"{number:>6}\t{line}\n" for number, line in enumerate(lines, 1))
+        body = "".join(f"{number}|{line}\n" for number, line in enumerate(lines, 1))
         sections.append(f'<<<cb-naive FILE "{path}" LINES 1-{len(lines)} OF {len(lines)}>>>\n{body}<<<cb-naive END FILE>>>\n')
     return "".join(sections)
 

@@ -8,6 +8,8 @@ against an in-process `FakeAnthropicServer(latency=L)` on 127.0.0.1. Printed:
              CPU seconds of all processes it started (getrusage RUSAGE_CHILDREN)
   no-op      wall time (median of three) and API calls of an immediate rerun (0 expected)
   1 edit     wall time and API calls after appending a line to one file (1 expected)
+  bytes      request bytes per reviewable byte: request body bytes the fake API received in the cold
+             run / bytes of the files sent (what the prompt format and the CLI's overhead cost)
   naive      the same chunks sent by a plain `xargs -P JOBS`-style loop of `claude -p`
              (same flags, same stdin), cold and again with nothing changed
 
@@ -31,13 +33,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     call_log_lines, concurrency_profile, load_note, make_workdir, offline_env, plan_chunks, ratio, read_calls,
-    remove_workdir, report_findings, run_claudebuild, run_naive, write_config,
+    remove_workdir, report_findings, reviewable_bytes, run_claudebuild, run_naive, write_config,
 )
-from generate import edit_one_file, generate_repo  # noqa: E402
+from generate import edit_one_file, generate_repo
 
-from claudebuild.fakeapi import FakeAnthropicServer  # noqa: E402
+from claudebuild.fakeapi import FakeAnthropicServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -141,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no-op rerun:       {noop.wall:8.2f} s wall   {noop.api_calls} API calls (expected 0), "
               f"CPU {noop.cpu:.2f} s; Python + claudebuild import alone {baseline:.2f} s")
         print(f"1-edit rerun:      {edit.wall:8.2f} s wall   {edit.api_calls} API calls (expected 1), CPU {edit.cpu:.2f} s")
+        sent_bytes = reviewable_bytes(repo, chunks)
+        request_bytes = cold.extra["request_bytes"]
+        print(f"request bytes:     {request_bytes / sent_bytes if sent_bytes else float('nan'):8.2f} per reviewable byte "
+              f"({request_bytes:,} request body bytes for {sent_bytes:,} bytes of files; {cold.api_calls} calls)")
         print(f"findings:          {len(found & planted)} of {len(planted)} planted problems reported "
               f"({len(findings)} findings in report.json)")
         if naive_cold and naive_noop:
@@ -170,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 "files": args.files, "chunks": len(chunks), "jobs": args.jobs, "latency": args.latency, "cores": cores,
                 "cold_wall": cold.wall, "cold_calls": cold.api_calls, "ideal": ideal, "cold_cpu": cold.cpu,
                 "concurrency": profile, "noop_wall": noop.wall, "noop_calls": noop.api_calls, "startup": baseline,
+                "request_bytes": request_bytes, "reviewable_bytes": sent_bytes,
+                "request_bytes_per_reviewable_byte": request_bytes / sent_bytes if sent_bytes else None,
                 "edit_wall": edit.wall, "edit_calls": edit.api_calls, "planted": len(planted), "found": len(found & planted),
                 "naive_cold_wall": naive_cold.wall if naive_cold else None,
                 "naive_cold_calls": naive_cold.api_calls if naive_cold else None,

@@ -30,13 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     call_log_lines, concurrency_profile, load_note, make_workdir, offline_env, outcomes_by_chunk, plan_chunks, read_calls,
     remove_workdir, run_claudebuild, write_config,
 )
-from generate import generate_repo  # noqa: E402
+from generate import generate_repo
 
-from claudebuild.fakeapi import FakeAnthropicServer  # noqa: E402
+from claudebuild.fakeapi import FakeAnthropicServer
 
 TARGET_CHUNKS = (40, 60)
 

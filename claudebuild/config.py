@@ -19,9 +19,10 @@ import difflib
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping
+from typing import Any
 
 from claudebuild.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
@@ -38,11 +39,11 @@ You are reviewing source files for real defects: bugs, security problems \
 (injection, unsafe eval, hard-coded secrets, unsafe deserialization), error \
 handling that hides failures, race conditions, resource leaks, and clearly \
 unfinished code. The files follow on standard input; every line starts with \
-its 1-based line number and a TAB. Report each problem once, at the exact file \
-and line numbers shown, with `quote` set to the flagged line's code exactly as \
-written (without the number). Do not report style nits or speculation. Answer \
-only by calling the StructuredOutput tool; use an empty list when there are no \
-findings."""
+its 1-based line number and a `|`, e.g. `12|x = 1` is line 12. Report each \
+problem once, at the exact file and line numbers shown, with `quote` set to the \
+flagged line's code exactly as written (without the number and `|`). Do not \
+report style nits or speculation. Answer only by calling the StructuredOutput \
+tool; use an empty list when there are no findings."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a meticulous senior code reviewer. You only see the code you are given, "
@@ -137,7 +138,7 @@ def resolve_config(root: Path, overrides: Mapping[str, Any] | None = None) -> tu
 
     def take(found: Mapping[str, Any], source: str) -> None:
         values.update(found)
-        sources.update({key: source for key in found})
+        sources.update(dict.fromkeys(found, source))
 
     user: tuple[dict[str, Any], str] = ({}, "")
     user_path = user_config_path()
@@ -376,7 +377,7 @@ _MINIMUMS = {
 
 _WEEK = 7 * 24 * 3600
 _MAXIMUMS = {
-    **{key: _WEEK for key in ("call_timeout", "retry_patience", "lock_timeout", "backoff_base", "backoff_max")},
+    **dict.fromkeys(("call_timeout", "retry_patience", "lock_timeout", "backoff_base", "backoff_max"), _WEEK),
     "max_file_bytes": 2**30,
     "max_chunk_bytes": 2**30,
 }

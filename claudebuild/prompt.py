@@ -6,7 +6,8 @@ content is untrusted data (the repository may be a stranger's pull request),
 so each file is fenced between lines that carry a per-call random boundary the
 file cannot know, its path is JSON-quoted (a newline or quote in a file name
 cannot end the header), and every content line starts with its true 1-based
-number, so no content line can ever look like a fence line. The system prompt
+number and a `|` (`12|code`), so no content line can ever look like a fence
+line. The system prompt
 says that fenced text is data to review, and that instructions found in it are
 to be reported, never followed.
 """
@@ -27,7 +28,7 @@ from claudebuild.hashing import ContentHasher, digest_json, hash_bytes, stat_sig
 from claudebuild.model import SEVERITIES, Chunk, SentFile
 from claudebuild.secret_scan import DEFAULT_SCANNER, SecretScanner, redact
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 """Bump when the prompt format or schema changes meaning: every chunk is re-analyzed."""
 
 FINDINGS_SCHEMA: dict[str, Any] = {
@@ -104,12 +105,28 @@ def end_fence(boundary: str) -> str:
 
 
 def new_boundary() -> str:
-    """96 random bits per call: a file written before the call cannot contain it."""
-    return BOUNDARY_PREFIX + secrets.token_hex(12)
+    """96 random bits per call: a file written before the call cannot contain it.
+
+    URL-safe base64 (16 characters, not 24 hex digits): the boundary is on two lines of every file.
+    """
+    return BOUNDARY_PREFIX + secrets.token_urlsafe(12)
+
+
+LINE_NUMBER_SEPARATOR = "|"
+"""Between a line's number and its text: `12|code`."""
 
 
 def number_lines(lines: list[str], start: int) -> str:
-    return "".join(f"{number:>6}\t{line}\n" for number, line in enumerate(lines, start))
+    """Each line as `<1-based number>|<text>`: exact, and as short as an exact number can be.
+
+    No padding and no TAB: the number is read, not aligned, and a TAB costs two bytes once the
+    CLI JSON-escapes it, so `{n:>6}\t` cost 8 request bytes a line where `{n}|` costs 2-4 (the
+    request shrank by a tenth of the files' bytes). `|` rather than `:` because code is full of
+    colons (dicts, slices, YAML, `line:col`) and rarely starts a line with `|`, and because
+    compiler diagnostics show code under a `12 | code` gutter. Every line still starts with a
+    digit, so none can imitate a fence line (they start with `<<<`).
+    """
+    return "".join(f"{number}{LINE_NUMBER_SEPARATOR}{line}\n" for number, line in enumerate(lines, start))
 
 
 @dataclass(frozen=True)
@@ -196,8 +213,10 @@ def build_payload(chunk: Chunk, source: ContentSource, scanner: SecretScanner = 
 
 
 def build_stdin(config: Config, chunk: Chunk, payload: Payload, boundary: str | None = None) -> str:
-    """The whole user message of one call: instructions, the file list, the boundary, the fenced files."""
+    """The whole user message of one call: instructions, the boundary, the fenced files.
+
+    No separate list of the chunk's files: every fence header names its file, and a list repeated
+    every path (2% of the request). `chunk` stays a parameter so callers need not change.
+    """
     boundary = boundary or new_boundary()
-    names = ", ".join(quoted_path(path) for path in chunk.paths)
-    return (f"{config.instructions}\n\nFiles in this review: {names}\nFence boundary: {boundary}\n\n"
-            f"{payload.render(boundary)}")
+    return f"{config.instructions}\n\nFence boundary: {boundary}\n\n{payload.render(boundary)}"

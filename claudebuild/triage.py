@@ -192,8 +192,10 @@ def source_line(lines: Sequence[str] | None, line: int) -> str | None:
 
 # -- evidence ---------------------------------------------------------------
 
-_LINE_NUMBER_PREFIX = re.compile(r"(?m)^[ \t]*\d+\t")
-"""The prompt shows code as `<number>TAB<code>`; a model that copies the number did not invent the code."""
+_LINE_NUMBER_PREFIX = re.compile(r"(?m)^[ \t]*\d+(?:\t| ?\|)")
+"""The prompt shows code as `<number>|<code>` (before prompt version 3, `<padded number>TAB<code>`); a model
+that copies the number into its quote did not invent the code. Stripping a real `1|` off code only shortens
+the quote, which must still be found in the file."""
 
 
 def quote_found(finding: Finding, lines: Sequence[str], margin: int = EVIDENCE_MARGIN) -> bool:
@@ -308,7 +310,7 @@ def apply_suppressions(
                 inline = (rule, reason)
                 break
         if candidates and inline is None:
-            finding = replace(finding, suppression_ignored=UNTRUSTED_INLINE)
+            finding = replace(finding, suppression_ignored=UNTRUSTED_INLINE)  # noqa: PLW2901  (the marked copy is used)
         entry = None if inline else next((e for e in active if e.matches(finding)), None)
         if inline:
             suppressed.append(SuppressedFinding(finding, "inline", inline[1], inline[0]))

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from claudebuild.fakeapi import RULES, Fault, FaultPlan, Rule, faults_from_json, parse_numbered, review
+from claudebuild.fakeapi.conversation import last_question
 from claudebuild.fakeapi.reviewer import files_in
 from claudebuild.prompt import end_fence, file_fence, number_lines
 from claudebuild.fakeapi.sse import Reply, Usage, malformed_stream, reply_events
@@ -138,10 +139,31 @@ def test_text_outside_file_sections_is_ignored() -> None:
     assert [(f["file"], f["line"]) for f in review(text)] == [("a.py", 2)]
 
 
-def test_a_numbered_line_outside_the_header_range_ends_the_section() -> None:
-    text = chunk("a.py", ["x = 1"], start=10) + "    99\teval(stray)\n"
+def fenced(path: str, start: int, end: int, raw_lines: list[str]) -> str:
+    """A declared fence around hand-written lines (which number_lines would never write)."""
+    return (f"Fence boundary: {BOUNDARY}\n{file_fence(BOUNDARY, path, start, end, end)}\n"
+            + "".join(f"{line}\n" for line in raw_lines) + f"{end_fence(BOUNDARY)}\n")
 
-    assert review(text) == []
+
+def test_the_numbered_format_is_number_bar_text_without_padding() -> None:
+    assert number_lines(["import os", "", "|x|", "7|y"], 9) == "9|import os\n10|\n11||x|\n12|7|y\n"
+    assert [(f["line"], f["quote"]) for f in review(chunk("a.py", ["1|eval(x)"], start=3))] == [(3, "1|eval(x)")]
+
+
+def test_a_numbered_line_outside_the_header_range_ends_the_section() -> None:
+    assert review(chunk("a.py", ["x = 1"], start=10) + "99|eval(stray)\n") == []
+    assert review(fenced("a.py", 10, 10, ["10|x = 1", "11|eval(stray)"])) == []
+
+
+def test_a_skipped_or_repeated_number_ends_the_section() -> None:
+    assert review(fenced("a.py", 1, 3, ["1|x = 1", "3|eval(y)"])) == []
+    assert review(fenced("a.py", 1, 3, ["1|x = 1", "1|eval(y)"])) == []
+    assert [f["line"] for f in review(fenced("a.py", 1, 3, ["1|x = 1", "2|eval(y)", "4|eval(z)"]))] == [2]
+
+
+@pytest.mark.parametrize("line", ["     1\teval(x)", "1\teval(x)", " 1|eval(x)", "01|eval(x)", "1:eval(x)", "1 |eval(x)"])
+def test_only_the_exact_numbered_format_is_read(line: str) -> None:
+    assert review(fenced("a.py", 1, 1, [line])) == []
 
 
 def test_several_files_are_reviewed_and_sorted_by_file_line_category() -> None:
@@ -325,3 +347,39 @@ def test_malformed_stream_stops_inside_a_json_payload() -> None:
     assert last.startswith("data: {")
     with pytest.raises(json.JSONDecodeError):
         json.loads(last.removeprefix("data: "))
+
+
+# -- conversation: the follow-up question of a resumed session, in each CLI version's shape -----------------
+
+REVIEW_TURN = [
+    {"role": "user", "content": [{"type": "text", "text": "<system-reminder>\nToday's date is 2026-12-02.\n</system-reminder>\n"},
+                                 {"type": "text", "text": chunk("a.py", ["eval(x)"])}]},
+    {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "StructuredOutput", "input": {}}]},
+]
+
+
+def test_a_first_call_has_no_question() -> None:
+    assert last_question({"messages": REVIEW_TURN[:1]}) == ""
+
+
+def test_the_question_after_synthetic_turns_is_found_as_2_1_197_sends_it() -> None:
+    messages = [*REVIEW_TURN,
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "Structured output provided successfully"},
+                                             {"type": "text", "text": "Continue from where you left off."}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "No response requested."}]},
+                {"role": "user", "content": [{"type": "text", "text": "Why line 1?"}]}]
+    assert last_question({"messages": messages}) == "Why line 1?"
+
+
+def test_the_question_beside_the_replayed_tool_result_is_found_as_2_1_332_sends_it() -> None:
+    result = "Structured output provided successfully\n\n<system-reminder>\n<total_tokens>9 left</total_tokens>\n</system-reminder>"
+    messages = [*REVIEW_TURN,
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": result},
+                                             {"type": "text", "text": "<system-reminder>\nx\n</system-reminder>\nWhy line 1?"}]}]
+    assert last_question({"messages": messages}) == "Why line 1?"
+
+
+def test_a_replayed_tool_result_alone_is_not_a_question() -> None:
+    messages = [*REVIEW_TURN, {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t1", "content": "Structured output provided successfully"}]}]
+    assert last_question({"messages": messages}) == ""

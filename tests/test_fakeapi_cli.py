@@ -53,14 +53,14 @@ SCHEMA = json.dumps({
 STDIN = (
     "Fence boundary: cb-1\n"
     '<<<cb-1 FILE "src/app/db.py" LINES 1-4 OF 4>>>\n'
-    "     1\timport os\n"
-    '     2\tpassword = "hunter2-secret"\n'
-    '     3\tcur.execute(f"SELECT * FROM users WHERE id={uid}")\n'
-    "     4\texcept:\n"
+    "1|import os\n"
+    '2|password = "hunter2-secret"\n'
+    '3|cur.execute(f"SELECT * FROM users WHERE id={uid}")\n'
+    "4|except:\n"
     "<<<cb-1 END FILE>>>\n"
     '<<<cb-1 FILE "src/my app/util.py" LINES 101-102 OF 300>>>\n'
-    "   101\tdef f(s):\n"
-    "   102\t    return eval(s)  # TODO\n"
+    "101|def f(s):\n"
+    "102|    return eval(s)  # TODO\n"
     "<<<cb-1 END FILE>>>\n"
 )
 FLAGS = ["--output-format", "json", "--max-turns", "3", "--tools", "", "--setting-sources", "",
@@ -98,7 +98,7 @@ def run_claude(api: FakeAnthropicServer, workdir: Path, args: list[str], stdin: 
     }
     assert CLAUDE is not None
     done = subprocess.run([CLAUDE, "-p", *args], input=stdin, capture_output=True, text=True, cwd=workdir,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     return done.returncode, (json.loads(done.stdout) if done.stdout.strip() else None)
 
 

@@ -24,7 +24,7 @@ from claudebuild.fakeapi import FakeAnthropicServer, Fault, review
 SCHEMA = {"type": "object", "required": ["findings"], "properties": {"findings": {"type": "array"}}}
 CHUNK = (
     'Fence boundary: cb-1\n<<<cb-1 FILE "src/app/db.py" LINES 1-3 OF 3>>>\n'
-    '     1\timport os\n     2\tpassword = "hunter2-secret"\n     3\teval(x)\n<<<cb-1 END FILE>>>\n'
+    '1|import os\n2|password = "hunter2-secret"\n3|eval(x)\n<<<cb-1 END FILE>>>\n'
 )
 REMINDER = "<system-reminder>\nToday's date is 2026-01-01.\n</system-reminder>\n\n"
 
@@ -226,7 +226,9 @@ def test_a_request_over_the_concurrency_cap_gets_429_with_retry_after(api: FakeA
     first: list[Response] = []
     thread = threading.Thread(target=lambda: first.append(post(api, messages_body(CHUNK))))
     thread.start()
+    deadline = time.monotonic() + 30  # a deadline, not a hang, if the request never arrives
     while api.in_flight == 0:
+        assert time.monotonic() < deadline, "the request never reached the server"
         time.sleep(0.01)
     second = post(api, messages_body(CHUNK))
     thread.join()
@@ -299,7 +301,9 @@ def test_stop_returns_promptly_while_a_request_hangs() -> None:
 
     thread = threading.Thread(target=client)
     thread.start()
+    deadline = time.monotonic() + 30  # a deadline, not a hang, if the request never arrives
     while server.in_flight == 0:
+        assert time.monotonic() < deadline, "the request never reached the server"
         time.sleep(0.01)
     started = time.monotonic()
     server.stop()
@@ -352,9 +356,9 @@ def test_a_malformed_fault_truncates_a_non_streaming_json_body(api: FakeAnthropi
 
 def test_an_outage_fails_every_request_in_its_window_then_recovers(api: FakeAnthropicServer) -> None:
     api.faults = [Fault(status=401, times=1)]
-    api.start_outage(0.4, status=503)
+    api.start_outage(60, status=503)  # ended explicitly below: no dependence on how fast the requests are
     during = [post(api, messages_body(CHUNK)).status for _ in range(2)]
-    time.sleep(0.45)
+    api.end_outage()
 
     assert during == [503, 503]
     assert post(api, messages_body(CHUNK)).status == 401  # the outage did not use up the fault

@@ -107,8 +107,10 @@ def test_a_multi_line_quote_is_verified_across_the_lines_it_spans(tmp_path: Path
     assert [f.verified for f in report.findings] == [True]
 
 
-def test_a_quote_copied_with_the_prompts_line_numbers_is_verified(tmp_path: Path) -> None:
-    report = only(tmp_path, CODE, raw(2, quote="     2\tresult = eval(user_input)"))
+@pytest.mark.parametrize("quote", ["2|result = eval(user_input)", "2 | result = eval(user_input)",
+                                   "     2\tresult = eval(user_input)"])
+def test_a_quote_copied_with_the_prompts_line_numbers_is_verified(tmp_path: Path, quote: str) -> None:
+    report = only(tmp_path, CODE, raw(2, quote=quote))
     assert [f.verified for f in report.findings] == [True]
 
 
@@ -283,7 +285,7 @@ def test_a_previous_report_without_fingerprints_is_not_compared(tmp_path: Path) 
 def test_a_corrupt_previous_report_is_an_error_that_says_how_to_recover(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_text("{not json")
-    with pytest.raises(ClaudebuildError, match="report.json is not valid JSON .*delete it"):
+    with pytest.raises(ClaudebuildError, match=r"report.json is not valid JSON .*delete it"):
         load_previous_report(path)
 
 

@@ -1,8 +1,9 @@
 """Reading a Messages API request body: user text, offered tools, the last question.
 
-The CLI puts the prompt and stdin into text blocks of user messages (first a
-`<system-reminder>` block); resumed sessions add earlier turns, tool results
-and synthetic user text. These helpers accept any shape the API accepts
+The CLI puts the prompt and stdin into text blocks of user messages (first
+`<system-reminder>` blocks); resumed sessions add earlier turns, tool results
+and synthetic user text, in a shape that differs between CLI versions (see
+`last_question`). These helpers accept any shape the API accepts
 (string content or block lists) and never raise on odd input, because the
 fake must answer whatever the CLI sends and let the test look at it.
 """
@@ -10,10 +11,12 @@ fake must answer whatever the CLI sends and let the test look at it.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
-REMINDER_PREFIX = "<system-reminder>"
+REMINDER_RE = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
+"""A reminder the CLI adds (environment, model, date, token budget), wherever it sits in a text block."""
 
 
 def _block_texts(content: Any) -> list[str]:
@@ -45,13 +48,35 @@ def user_text(body: dict[str, Any]) -> str:
     return "\n".join(text for content in user_messages(body) for text in _block_texts(content))
 
 
+def _own_texts(content: Any) -> list[str]:
+    """A user message's own words: its text blocks with reminders cut out, never a tool_result's content."""
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        return []
+    texts = (block.get("text") for block in content if isinstance(block, dict) and block.get("type") == "text")
+    return [cleaned for text in texts if isinstance(text, str) and (cleaned := REMINDER_RE.sub("", text).strip())]
+
+
 def last_question(body: dict[str, Any]) -> str:
-    """The last user text that is not a system reminder (the follow-up question of a resumed session)."""
-    for content in reversed(user_messages(body)):
-        for text in reversed(_block_texts(content)):
-            if text.strip() and not text.lstrip().startswith(REMINDER_PREFIX):
-                return text.strip()
-    return ""
+    """The follow-up question of a resumed session: the user's own text in the last message, after an
+    assistant turn; "" when there is none (a first call is a review, not a question).
+
+    The CLI versions differ. 2.1.197 replays the tool_result with a synthetic "Continue from where you
+    left off.", a synthetic assistant "No response requested." and then the question as a user message
+    of its own; 2.1.332 puts the question as a text block beside the replayed tool_result, in the same
+    user message (and appends a reminder to the tool_result's content). Both are "assistant turn present
+    + new text in the last user message", which is what this looks for.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return ""
+    last = messages[-1]
+    answered = any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages[:-1])
+    if not (answered and isinstance(last, dict) and last.get("role") == "user"):
+        return ""
+    texts = _own_texts(last.get("content"))
+    return texts[-1] if texts else ""
 
 
 def tool_names(body: dict[str, Any]) -> list[str]:

@@ -92,7 +92,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         body = _parse_json(raw)
         is_messages = self.command == "POST" and route == MESSAGES_PATH
         text = user_text(body) if is_messages and isinstance(body, dict) else ""
-        entry = fake.log.record(self.command, self.path, _headers(self), body, text)
+        entry = fake.log.record(self.command, self.path, _headers(self), body, text, body_bytes=len(raw))
         if self.command in ("HEAD", "GET") and route == "/":
             fake.log.complete(entry.seq, 200)
             self._send_json(200, {"ok": True, "server": "claudebuild.fakeapi"})

@@ -55,6 +55,8 @@ class LoggedRequest:
     user_text: str = ""
     status: int | None = None
     fault: str | None = None
+    body_bytes: int = 0
+    """Bytes of the request body as received: what a call costs on the wire (bench: bytes per reviewed byte)."""
 
     @property
     def session_id(self) -> str | None:
@@ -77,11 +79,11 @@ class RequestLog:
         self._next_seq = 1
 
     def record(self, method: str, path: str, headers: dict[str, str], body: Any = None,
-               user_text: str = "") -> LoggedRequest:
+               user_text: str = "", body_bytes: int = 0) -> LoggedRequest:
         """Log an arriving request and return its entry (with its `seq`)."""
         with self._lock:
             entry = LoggedRequest(self._next_seq, time.monotonic(), time.time(), method, path, headers, body,
-                                  user_text)
+                                  user_text, body_bytes=body_bytes)
             self._entries[entry.seq] = entry
             self._next_seq += 1
             return entry

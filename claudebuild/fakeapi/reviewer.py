@@ -12,8 +12,8 @@ by lines carrying that token, every content line numbered::
 
     Fence boundary: cb-5f0c...
     <<<cb-5f0c... FILE "src/app/db.py" LINES 1-42 OF 42>>>
-         1\timport os
-         2\tpassword = "hunter2-secret"
+    1|import os
+    2|password = "hunter2-secret"
     <<<cb-5f0c... END FILE>>>
 
 Only fences with a declared boundary count, so a file line that imitates a
@@ -32,8 +32,9 @@ BOUNDARY_RE = re.compile(r"^Fence boundary: (?P<boundary>\S+)$", re.MULTILINE)
 HEADER_RE = re.compile(r'^<<<(?P<boundary>\S+) FILE (?P<path>".*") LINES (?P<start>\d+)-(?P<end>\d+) OF (?P<total>\d+)>>>$')
 """The path is a JSON string, so it may hold spaces, quotes, parentheses and escaped newlines."""
 
-NUMBERED_RE = re.compile(r"^ *(?P<n>\d+)\t(?P<text>.*)$", re.DOTALL)
-"""`f"{n:>6}\\t{text}"`: numbers wider than 6 digits simply have no padding."""
+NUMBERED_RE = re.compile(r"^(?P<n>[1-9]\d*)\|(?P<text>.*)$", re.DOTALL)
+"""`f"{n}|{text}"` (prompt.number_lines), exactly: no padding, no leading zero, so a line is read
+only if it is in the format claudebuild writes."""
 
 
 @dataclass(frozen=True)
@@ -136,26 +137,29 @@ RULES: tuple[Rule, ...] = (
 def parse_numbered(text: str) -> list[SourceLine]:
     """Recover (file, line, text) triples from chunk text; ignore everything else.
 
-    A numbered line counts only inside a file section and only if its number
-    lies in the header's range, so stray text that happens to look numbered
-    (instructions, reminders) cannot invent findings. Splitting on "\\n" only
+    A numbered line counts only inside a file section, only if its number
+    lies in the header's range and only if it is the next number (lines are
+    sent in order, none skipped), so stray text that happens to look numbered
+    (instructions, reminders) cannot invent findings and a finding's line is
+    exactly the line claudebuild numbered. Splitting on "\\n" only
     (not `splitlines`) keeps form feeds and other Unicode line breaks inside a
     source line, exactly as the chunker numbered them.
     """
     lines: list[SourceLine] = []
     boundaries = declared_boundaries(text)
     path: str | None = None
-    start = end = 0
+    expected = end = 0
     for raw in text.split("\n"):
         header = _fence(raw, boundaries)
         if header is not None:
-            path, start, end = header
+            path, expected, end = header
             continue
         if path is None:
             continue
         numbered = NUMBERED_RE.match(raw)
-        if numbered and start <= int(numbered["n"]) <= end:
-            lines.append(SourceLine(path, int(numbered["n"]), numbered["text"]))
+        if numbered and int(numbered["n"]) == expected <= end:
+            lines.append(SourceLine(path, expected, numbered["text"]))
+            expected += 1
         else:
             path = None
     return lines
