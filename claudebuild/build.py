@@ -13,9 +13,11 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import xxhash
 from doit.exceptions import TaskFailed
@@ -59,7 +61,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         try:
             index, count = (int(part) for part in text.split("/"))
         except ValueError:
@@ -89,7 +91,7 @@ class Judgement:
 
 
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
@@ -135,8 +137,24 @@ class Build:
         self._print_lock = threading.Lock()
 
     # -- planning ---------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[Build]:
+        """Hold the state lock for a whole command, released exactly once, however the command ends.
+
+        Nested uses share the outermost one: only the block that took the lock releases it, so
+        nothing (publishing, garbage collection, the report) runs unlocked after an inner step.
+        Plain `doit` has no such block: `plan` takes the lock and the process's exit drops it."""
+        if self.lock.held:
+            yield self
+            return
+        self.lock.acquire()
+        try:
+            yield self
+        finally:
+            self.lock.release()
+
     def plan(self) -> Plan:
-        """Discover and chunk once per process; takes the state lock first."""
+        """Discover and chunk once per process; takes the state lock first (if `locked` has not)."""
         if self._plan is None:
             self.lock.acquire()
             own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,

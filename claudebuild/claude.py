@@ -108,7 +108,8 @@ def classify(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: 
         return CallOutcome(BAD_OUTPUT, "claude printed output that is not JSON", exit_code=exit_code, stderr_tail=tail)
     if not isinstance(result, dict):
         return CallOutcome(BAD_OUTPUT, "claude printed JSON that is not a result object", exit_code=exit_code, stderr_tail=tail)
-    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    raw_usage = result.get("usage")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     common: dict[str, Any] = {
         "session_id": str(result.get("session_id") or ""),
         "exit_code": exit_code,
@@ -166,6 +167,7 @@ class FinishedProcess:
     duration_ms: int
 
 
+VERSION_TIMEOUT_S = 30.0
 MIN_VERSION = (2, 1, 0)
 """Oldest CLI with every flag claudebuild passes (--json-schema, --tools "", --setting-sources, --session-id)."""
 
@@ -183,15 +185,20 @@ class ClaudeRunner:
         self.binary = binary
         self.env = env if env is not None else dict(os.environ)
         self._live: set[subprocess.Popen[bytes]] = set()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # guards `_live`; a signal handler may take it on a thread already holding it
+        self._version_lock = threading.Lock()  # one `claude --version` at a time; never `_lock` across a child's life
         self._stopping = False
         self._checked_version: str | None = None
 
     def ensure_supported(self) -> str:
-        """Check once that the CLI exists and is new enough; the version string otherwise."""
-        with self._lock:
+        """Check once that the CLI exists and is new enough; the version string otherwise.
+
+        `claude --version` runs like a call (own process group, in `_live`) under a lock of its
+        own: Ctrl-C's handler runs `terminate_all` on the thread waiting here, and must both get
+        `_lock` and reach this child, or the run hangs."""
+        with self._version_lock:
             if self._checked_version is None:
-                version = claude_version(self.binary, self.env)
+                version = self._version()
                 parsed = parse_version(version)
                 if parsed is None or parsed < MIN_VERSION:
                     needed = ".".join(map(str, MIN_VERSION))
@@ -201,6 +208,14 @@ class ClaudeRunner:
                     )
                 self._checked_version = version
             return self._checked_version
+
+    def _version(self) -> str:
+        finished = self.execute([self.binary, "--version"], None, "", VERSION_TIMEOUT_S)
+        if finished.timed_out:
+            raise ClaudebuildError(f"cannot run {self.binary!r} --version: no answer within {VERSION_TIMEOUT_S:g}s")
+        if self._stopping:
+            raise ClaudebuildError(f"{self.binary!r} --version was stopped: the run is stopping")
+        return finished.stdout.decode(errors="replace").strip()
 
     def run(self, call: ClaudeCall) -> CallOutcome:
         if self._stopping:
@@ -213,9 +228,10 @@ class ClaudeRunner:
             outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=finished.exit_code)
         return replace(outcome, duration_ms=finished.duration_ms)
 
-    def execute(self, argv: list[str], cwd: Path, stdin: str, timeout: float) -> "FinishedProcess":
+    def execute(self, argv: list[str], cwd: Path | None, stdin: str, timeout: float) -> FinishedProcess:
         """Start the CLI in its own process group, feed stdin, wait at most `timeout` seconds
-        (then kill the whole group); registered so `terminate_all` can reach it meanwhile."""
+        (then kill the whole group); registered so `terminate_all` can reach it meanwhile, and
+        killed at once if `terminate_all` ran while it was being started."""
         started = time.monotonic()
         try:
             process = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -227,10 +243,13 @@ class ClaudeRunner:
         except OSError as error:  # e.g. not an executable: the process never started, no file is at fault
             raise ClaudebuildError(f"cannot start claude CLI {self.binary!r}: {error.strerror or error}; "
                                    "check that it is the claude executable") from error
-        with self._lock:
-            self._live.add(process)
         timed_out = False
         try:
+            with self._lock:
+                self._live.add(process)
+                stopping = self._stopping
+            if stopping:  # `terminate_all` took its list before this child was in it
+                self._kill_group(process)
             stdout, stderr = process.communicate(stdin.encode("utf-8"), timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
@@ -250,8 +269,8 @@ class ClaudeRunner:
 
     def terminate_all(self) -> None:
         """Stop every running call (Ctrl-C, SIGTERM, an auth failure): TERM all groups, then KILL."""
-        self._stopping = True
-        with self._lock:
+        with self._lock:  # with `execute`'s check under the same lock, no child starts unseen
+            self._stopping = True
             processes = list(self._live)
         for process in processes:
             _signal_group(process, signal.SIGTERM)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
@@ -74,14 +75,18 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
 
 
 def run_doit(build: Build, argv: Sequence[str]) -> int:
-    """Run a doit command on this build's tasks; the user's doit.cfg cannot override ours."""
-    build.plan()  # discovery errors and the lock surface here, as clean one-line errors
-    previous = os.getcwd()
-    try:
-        check_database(build.config.db_path)
-        os.chdir(build.config.root)
-        loader = ModuleTaskLoader(namespace(build))
-        return DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
-    finally:
-        os.chdir(previous)
-        build.lock.release()
+    """Run a doit command on this build's tasks; the user's doit.cfg cannot override ours.
+
+    Under the state lock: the caller's `build.locked()` if it holds one (so what it does after
+    doit, e.g. publishing, stays locked too), else one for just this doit run."""
+    with build.locked():
+        build.plan()  # discovery errors surface here, as clean one-line errors
+        previous = os.getcwd()
+        try:
+            check_database(build.config.db_path)
+            os.chdir(build.config.root)
+            loader = ModuleTaskLoader(namespace(build))
+            status: int = DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
+            return status
+        finally:
+            os.chdir(previous)

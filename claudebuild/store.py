@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 from doit.dependency import SqliteDB
@@ -27,7 +28,7 @@ ANALYZE_PREFIX = "analyze:"
 BUSY_TIMEOUT_S = 30.0
 
 
-class DurableSqliteDB(SqliteDB):
+class DurableSqliteDB(SqliteDB):  # type: ignore[misc]  # doit is untyped: SqliteDB is Any
     """doit's sqlite3 backend, committing each task's row when doit saves it."""
 
     desc = "sqlite3, committed per task (claudebuild)"
@@ -38,7 +39,7 @@ class DurableSqliteDB(SqliteDB):
         super().__init__(name, codec, module_name=module_name)
 
     def _sqlite3(self, name: str) -> sqlite3.Connection:
-        conn = super()._sqlite3(name)
+        conn: sqlite3.Connection = super()._sqlite3(name)
         try:
             conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("pragma journal_mode = wal")
@@ -104,7 +105,7 @@ def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> 
     try:
         conn = _connect(db_path)
         try:
-            rows = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
+            rows = _analyze_rows(conn)
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
@@ -133,15 +134,31 @@ def drop_stale_tasks(db_path: Path, current: Iterable[str], exists: Callable[[st
     if not db_path.exists():
         return []
     keep = set(current)
-    conn = _connect(db_path)
     try:
-        rows = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
-        stale = [name for name, data in rows if name not in keep and not _made_from_existing(data, exists)]
-        conn.executemany("delete from doit where task_id = ?", [(name,) for name in stale])
-        conn.commit()
-    finally:
-        conn.close()
+        conn = _connect(db_path)
+        try:
+            rows = _analyze_rows(conn)
+            stale = [name for name, data in rows if name not in keep and not _made_from_existing(data, exists)]
+            if stale:
+                conn.executemany("delete from doit where task_id = ?", [(name,) for name in stale])
+                conn.commit()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise state_error(db_path, error) from error
     return stale
+
+
+def _analyze_rows(conn: sqlite3.Connection) -> list[tuple[Any, Any]]:
+    """Every analyze task's (task_id, task_data); none while the `doit` table does not exist yet.
+
+    sqlite creates the file on connect, before doit creates its table, so a run interrupted
+    that early, or a reader racing the first run, finds a database without the table: an
+    empty cache, not a corrupt one. A file that is not a database fails on `sqlite_master`."""
+    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is None:
+        return []
+    rows: list[tuple[Any, Any]] = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
+    return rows
 
 
 def _made_from_existing(data: Any, exists: Callable[[str], bool]) -> bool:
@@ -158,7 +175,8 @@ _RESULT_FIELDS = {f.name for f in fields(ChunkResult)}
 
 def result_to_values(result: ChunkResult) -> dict[str, Any]:
     """A JSON round trip, so doit can always encode what it stores."""
-    return orjson.loads(orjson.dumps(asdict(result)))
+    values: dict[str, Any] = orjson.loads(orjson.dumps(asdict(result)))
+    return values
 
 
 def values_to_result(values: dict[str, Any]) -> ChunkResult:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -32,6 +35,29 @@ def find_claude() -> str | None:
 CLAUDE = find_claude()
 needs_claude = pytest.mark.skipif(CLAUDE is None, reason="the claude CLI is not installed: run scripts/setup.sh")
 
+NEWEST_ENV = "CLAUDEBUILD_CLAUDE_NEWEST"
+"""Where the newest tested CLI is; scripts/test.sh sets it, so in CI a missing one fails instead of skipping."""
+
+
+def find_newest_claude() -> str | None:
+    """The newest tested CLI (claudebuild.CLAUDE_CODE_NEWEST): $CLAUDEBUILD_CLAUDE_NEWEST, else tools-newest/."""
+    candidate = os.environ.get(NEWEST_ENV) or str(REPO / "tools-newest/node_modules/.bin/claude")
+    return candidate if Path(candidate).is_file() and os.access(candidate, os.X_OK) else None
+
+
+NEWEST_CLAUDE = find_newest_claude()
+CLI_VERSIONS = ("pinned", "newest")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_clis` run once per CLI version, as `test[pinned]` and `test[newest]`.
+
+    Only a chosen set of end-to-end scenarios is marked: users install the newest CLI, but
+    every CLI start costs about a CPU-second, so doubling the whole suite would double CI.
+    """
+    if metafunc.definition.get_closest_marker("both_clis") is not None:
+        metafunc.parametrize("claude_cli", CLI_VERSIONS, indirect=True)
+
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,6 +73,19 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
     if CLAUDE:
         monkeypatch.setenv("CLAUDEBUILD_CLAUDE", CLAUDE)
+
+
+@pytest.fixture(autouse=True)
+def claude_cli(request: pytest.FixtureRequest, isolated_environment: None, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """The claude binary this test's runs use: the pinned CLI, or the newest for `[newest]` of a `both_clis` test."""
+    if getattr(request, "param", "pinned") != "newest":
+        return CLAUDE
+    if NEWEST_CLAUDE is None:
+        if os.environ.get(NEWEST_ENV):
+            pytest.fail(f"${NEWEST_ENV} is not an executable claude CLI: {os.environ[NEWEST_ENV]}")
+        pytest.skip("the newest claude CLI is not installed in tools-newest/: run scripts/setup.sh")
+    monkeypatch.setenv("CLAUDEBUILD_CLAUDE", NEWEST_CLAUDE)
+    return NEWEST_CLAUDE
 
 
 @pytest.fixture
@@ -103,6 +142,7 @@ def run_cli(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, ti
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
         **kwargs,
     )
 
@@ -118,3 +158,80 @@ def claude_pids_in(cwd: Path) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float = 60, what: str = "the condition") -> T:
+    """Poll `condition` until it returns something truthy, which is returned; fail the test after `timeout`
+    seconds instead of waiting forever (or asserting after a fixed sleep that a slow machine outlasts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g}s"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie (an exited child nobody has reaped yet is not running)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def pids_working_under(root: Path) -> list[int]:
+    """Live processes (other than this one) whose working directory is `root` or inside it."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                cwd = Path(os.readlink(entry / "cwd"))
+            except OSError:
+                continue
+            if cwd == root or root in cwd.parents:
+                pids.append(int(entry.name))
+    return pids
+
+
+def end_process(process: subprocess.Popen[Any], grace: float = 10) -> None:
+    """SIGTERM (claudebuild then stops its own children), SIGKILL after `grace` seconds; the whole
+    process group when the process leads one (started with `start_new_session=True`)."""
+    if process.poll() is not None:
+        return
+    try:
+        own_group = os.getpgid(process.pid) == process.pid
+    except ProcessLookupError:
+        own_group = False
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+        try:
+            if own_group:
+                os.killpg(process.pid, sig)
+            else:
+                process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[list[subprocess.Popen[Any]]]:
+    """Processes a test starts: ended at teardown even when the test fails, and so is any process still
+    working inside this test's tmp_path (e.g. `claude` children a killed or hung run left behind)."""
+    processes: list[subprocess.Popen[Any]] = []
+    yield processes
+    for process in processes:
+        end_process(process)
+    for pid in pids_working_under(tmp_path):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

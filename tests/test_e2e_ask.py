@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from claudebuild.store import read_task_values
 
 from conftest import needs_claude
 
-pytestmark = [needs_claude, pytest.mark.e2e]
+pytestmark = [needs_claude, pytest.mark.e2e, pytest.mark.both_clis]  # resumes differ between CLI versions
 
 FILES = {
     "app/db.py": 'def find(cursor, name):\n    cursor.execute(f"SELECT * FROM users WHERE name = \'{name}\'")\n    return cursor.fetchall()\n',

@@ -6,8 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -107,7 +107,7 @@ def test_the_pre_commit_framework_runs_the_hook_and_blocks(repo: Path, fake_api:
     (repo / "app/db.py").write_text("def find(cursor, name):\n    cursor.execute(f\"SELECT * FROM t WHERE n = '{name}'\")\n")
     (repo / "lib/text.py").write_text("def shout(text):\n    return text.upper() + 'unstaged, stashed by pre-commit'\n")
     git(repo, "add", "app/db.py", ".pre-commit-config.yaml")
-    done = subprocess.run([pre_commit, "run"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([pre_commit, "run"], cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "app/db.py:2: high" in done.stdout
     assert "unstaged, stashed" not in fake_api.received_text()
@@ -117,16 +117,19 @@ def test_the_shipped_hook_manifest_is_valid_for_pre_commit() -> None:
     pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
     if pre_commit is None:
         pytest.skip("the pre-commit package is not installed")
-    done = subprocess.run([pre_commit, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+    done = subprocess.run([pre_commit, "validate-manifest", str(REPO / ".pre-commit-hooks.yaml")], capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_two_hook_processes_at_once_both_finish_and_pay_once(repo: Path, fake_api: FakeAnthropicServer) -> None:
+def test_two_hook_processes_at_once_both_finish_and_pay_once(repo: Path, fake_api: FakeAnthropicServer,
+                                                            started: list[subprocess.Popen[str]]) -> None:
     fake_api.latency = 0.5
     (repo / "lib/text.py").write_text("def shout(text):\n    # FIXME: unicode\n    return text.upper()\n")
     git(repo, "add", "lib/text.py")
     first = subprocess.Popen([sys.executable, "-m", "claudebuild", "hook", "run"], cwd=repo, env=dict(os.environ),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started.append(first)
     second = run_cli(["hook", "run"], cwd=repo)
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, out + err + second.stdout + second.stderr

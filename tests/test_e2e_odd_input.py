@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -21,17 +22,6 @@ pytestmark = [pytest.mark.e2e, needs_claude]
 
 def modules(count: int) -> dict[str, str | bytes]:
     return {f"m{n}.py": f"def f{n}(x):\n    return eval(x)\n" for n in range(1, count + 1)}
-
-
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes a test starts; killed at the end even when the test fails."""
-    processes: list[subprocess.Popen[str]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def wait_for_request(fake_api: FakeAnthropicServer, text: str, timeout: float = 60) -> None:
@@ -89,10 +79,11 @@ def test_a_closed_output_pipe_ends_output_quietly_and_the_run_finishes(
     run = subprocess.Popen([sys.executable, "-m", "claudebuild", "analyze", "-n", "2"], cwd=root, env=dict(os.environ),
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(run)
-    assert run.stdout is not None and run.stdout.readline()
+    assert run.stdout is not None
+    assert select.select([run.stdout], [], [], 120)[0], "no output within 120s"  # a deadline, not a blocked read
+    assert run.stdout.readline()
     run.stdout.close()  # `| head -1`
-    err = run.stderr.read() if run.stderr else ""
-    run.wait(timeout=120)
+    _, err = run.communicate(timeout=120)
 
     assert run.returncode == 0 and "Traceback" not in err and "BrokenPipe" not in err
     assert len(read_task_values(root / ".claudebuild" / "doit.sqlite")) == 4

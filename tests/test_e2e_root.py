@@ -8,8 +8,8 @@ nothing twice; paths on the command line stay relative to the current directory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -8,8 +8,9 @@ request body and in no report, while the files holding them are still reviewed.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import pytest

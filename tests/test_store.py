@@ -7,13 +7,15 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from doit.dependency import Dependency, JSONCodec
 from doit.task import Task
 
 from claudebuild.content_checker import XxhashChecker
-from claudebuild.errors import state_error
+from claudebuild.errors import ClaudebuildError, state_error
 from claudebuild.model import ChunkResult, SentFile
-from claudebuild.store import DurableSqliteDB, drop_stale_tasks, read_task_values, result_to_values, values_to_result
+from claudebuild.store import (DurableSqliteDB, check_database, drop_stale_tasks, read_task_values, result_to_values,
+                               values_to_result)
 
 
 def save(dep: Dependency, name: str, values: dict, file_dep: list[str] | None = None) -> None:
@@ -106,3 +108,41 @@ def test_a_file_that_is_not_a_database_is_called_one() -> None:
     message = str(state_error("s/doit.sqlite", sqlite3.DatabaseError("file is not a database")))
 
     assert "not a usable database" in message and "delete it" in message
+
+
+def _table_less_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("create table other (x)")
+    conn.commit()
+    conn.close()
+
+
+def test_a_database_file_without_its_table_yet_is_an_empty_cache_not_a_corrupt_one(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")  # what sqlite3.connect leaves before the first run creates its table
+    table_less = tmp_path / "table-less.sqlite"
+    _table_less_database(table_less)
+
+    for db in (empty, table_less):
+        check_database(db)
+        assert read_task_values(db) == {}
+        assert read_task_values(db, ["analyze:a"]) == {}
+        assert drop_stale_tasks(db, [], exists=lambda path: False) == []
+
+
+def test_a_first_run_uses_a_database_file_that_has_no_table_yet(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    _table_less_database(db)
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    save(dep, "analyze:a", {"status": "ok"})
+
+    assert read_task_values(db) == {"analyze:a": {"status": "ok"}}
+
+
+def test_only_a_file_that_is_not_a_database_is_reported_as_corrupt(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    db.write_bytes(b"this is not a database, it is a text file that is long enough\n" * 4)
+
+    for read in (check_database, read_task_values):
+        with pytest.raises(ClaudebuildError, match="not a usable database"):
+            read(db)

@@ -69,7 +69,7 @@ def test_pyproject_cannot_name_the_program_to_run_either(tmp_path: Path) -> None
 
 def test_a_repository_config_cannot_choose_the_trusted_ref(tmp_path: Path) -> None:
     write(tmp_path, "claudebuild.toml", 'config_from = "HEAD"\n')
-    with pytest.raises(ClaudebuildError, match="config_from .* cannot be set by the repository"):
+    with pytest.raises(ClaudebuildError, match=r"config_from .* cannot be set by the repository"):
         load_config(tmp_path)
 
 
@@ -240,10 +240,8 @@ def test_the_claudeignore_of_the_ref_decides_what_is_reviewed(repo: Path) -> Non
     commit_all(repo, "base")
     write(repo, ".claudeignore", "*\n")
     build = Build(load_config(repo, {"config_from": "main"}))
-    try:
+    with build.locked():
         assert [file.path for file in build.plan().discovery.files] == ["app.py"]
-    finally:
-        build.lock.release()
 
 
 def test_suppressions_and_baseline_come_from_the_ref(repo: Path) -> None:

@@ -46,11 +46,9 @@ def run_ask(config: Config, target: str, question: str, *, fork: bool = True, re
     if not question.strip():
         raise ClaudebuildError('the question is empty: claudebuild ask <file-or-chunk> "your question"')
     build = Build(config)
-    try:
+    with build.locked():  # only to plan: asking writes nothing, a concurrent analyze need not wait for the answer
         plan = build.plan()
         chunk = resolve_target(target, plan, config.root, Path.cwd())
-    finally:
-        build.lock.release()  # asking writes nothing; a concurrent analyze need not wait for the answer
     name = analyze_task_name(chunk.id)
     values = read_task_values(config.db_path, [name]).get(name)
     result = values_to_result(values) if values else None

@@ -11,10 +11,8 @@ from claudebuild.triage import save_baseline
 
 def record_baseline(config: Config) -> int:
     build = Build(config)
-    try:
+    with build.locked():
         report = build.current_report()
-    finally:
-        build.lock.release()
     count = save_baseline(config.root / config.baseline_file, report.findings)
     print(f"claudebuild: recorded {count} findings in {config.baseline_file}; commit it")
     if report.pending or report.failed:

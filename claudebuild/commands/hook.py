@@ -17,9 +17,10 @@ import os
 import shlex
 import stat
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from claudebuild.analyze import analyze_chunk
 from claudebuild.build import Build
@@ -43,10 +44,10 @@ def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, o
     build = Build(config, out=out)
     restore_signals = build.install_signal_handlers()
     try:
-        return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=out)
+        with build.locked():
+            return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=out)
     finally:
         restore_signals()
-        build.lock.release()
 
 
 def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO) -> int:

@@ -8,8 +8,9 @@ local database, then writes the report as one unsharded run would.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from claudebuild.build import Build
 from claudebuild.config import Config
@@ -32,7 +33,7 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
         raise ClaudebuildError("merge needs at least one shard directory, e.g. `claudebuild merge shard-1/.claudebuild shard-2/.claudebuild`")
     out = out or sys.stdout
     build = Build(config, out=out)
-    try:
+    with build.locked():
         plan = build.plan()
         chunks = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
         taken = ignored = 0
@@ -44,8 +45,6 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
                 save_values(config.db_path, name, values)
                 taken += 1
         report, paths = build.publish()
-    finally:
-        build.lock.release()
     print(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
           + (f"; ignored {ignored} made from other file contents" if ignored else ""), file=out)
     print(terminal.render(report, paths=paths), file=out)

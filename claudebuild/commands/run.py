@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from claudebuild.budget import Budget, PendingChunk, select_within
 from claudebuild.build import Build, Shard, ignored_suppression_lines
@@ -27,15 +27,15 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
     build = Build(config, shard=shard)
     restore_signals = build.install_signal_handlers()
     try:
-        if not print_format:
-            return _run(build, list(targets), jobs, doit_args, max_cost)
-        with contextlib.redirect_stdout(sys.stderr):
-            code = _run(build, list(targets), jobs, doit_args, max_cost)
-        sys.stdout.write(FORMATS[print_format][1](build.last_report or build.current_report()))
-        return code
+        with build.locked():  # the whole command, publishing included
+            if not print_format:
+                return _run(build, list(targets), jobs, doit_args, max_cost)
+            with contextlib.redirect_stdout(sys.stderr):
+                code = _run(build, list(targets), jobs, doit_args, max_cost)
+            sys.stdout.write(FORMATS[print_format][1](build.last_report or build.current_report()))
+            return code
     finally:
         restore_signals()
-        build.lock.release()
 
 
 def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
@@ -91,7 +91,7 @@ def _announce(pending: Sequence[PendingChunk]) -> None:
 
 def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float, targets: list[str]) -> list[str]:
     """Only the most valuable chunks that fit, in that order; the report is written afterwards."""
-    chosen, left = select_within(pending, max_cost)
+    chosen, _ = select_within(pending, max_cost)
     build.context.budget = Budget(max_cost)
     build.context.estimates = {item.chunk: item.estimate_usd for item in chosen}
     print(f"claudebuild: budget ${max_cost:.4f} covers {len(chosen)} of them "
@@ -123,15 +123,11 @@ def run_passthrough(config: Config, argv: Sequence[str]) -> int:
     a task name that does not exist is one line (doit's `info` prints a traceback) and doit's
     usage errors exit 2."""
     build = Build(config)
-    if argv and argv[0] in NAMES_TASKS:
-        try:
+    with build.locked():
+        if argv and argv[0] in NAMES_TASKS:
             known = {"analyze", "report", *(analyze_task_name(chunk.id) for chunk in build.plan().chunks)}
             unknown = [name for name in argv[1:] if not name.startswith("-") and name not in known]
-        except BaseException:
-            build.lock.release()
-            raise
-        if unknown:
-            build.lock.release()
-            raise ClaudebuildError(f"no task named {unknown[0]!r}: `claudebuild list --all` shows the task names")
-    code = run_doit(build, argv)
+            if unknown:
+                raise ClaudebuildError(f"no task named {unknown[0]!r}: `claudebuild list --all` shows the task names")
+        code = run_doit(build, argv)
     return 2 if code == DOIT_USAGE_ERROR else code

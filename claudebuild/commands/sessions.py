@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
 import orjson
 
@@ -86,7 +87,7 @@ def age_seconds(finished_at: str, now: datetime) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return (now - moment).total_seconds()
 
 
@@ -156,7 +157,7 @@ def to_json(rows: Sequence[SessionRow]) -> str:
 def run_sessions(config: Config, out: TextIO = sys.stdout, *, as_json: bool = False) -> int:
     """Print the table (or JSON) of stored sessions; reads the DB only, so it never waits for a running build."""
     ensure_untracked_state(config.root, config.state_dir)
-    rows = session_rows(read_task_values(config.db_path), claude_config_dir(), datetime.now(timezone.utc))
+    rows = session_rows(read_task_values(config.db_path), claude_config_dir(), datetime.now(UTC))
     if as_json:
         print(to_json(rows), file=out)
     elif not rows:

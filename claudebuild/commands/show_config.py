@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 import orjson
 
@@ -26,7 +27,7 @@ def show_config(root: Path, overrides: Mapping[str, Any], *, as_json: bool = Fal
     reason = found.reason if found is not None else GIVEN
     rows = [(f.name, getattr(config, f.name), sources[f.name]) for f in fields(config) if f.name in sources]
     if as_json:
-        document = {"root": {"value": str(config.root), "source": reason}}
+        document: dict[str, dict[str, Any]] = {"root": {"value": str(config.root), "source": reason}}
         document |= {name: {"value": list(value) if isinstance(value, tuple) else value, "source": source}
                      for name, value, source in rows}
         out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

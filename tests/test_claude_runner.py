@@ -1,0 +1,62 @@
+"""The runner's child processes: `terminate_all` reaches every one, the `claude --version` check included."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from claudebuild.claude import ClaudeRunner
+from claudebuild.errors import ClaudebuildError
+
+from conftest import alive, wait_until
+
+
+def slow_cli(tmp_path: Path) -> tuple[Path, Path]:
+    """A `claude` that writes its pid and never answers; (the script, its pid file)."""
+    pid_file = tmp_path / "cli.pid"
+    script = tmp_path / "slow-claude"
+    script.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 120\n")
+    script.chmod(0o755)
+    return script, pid_file
+
+
+def test_terminate_all_ends_a_version_check_in_progress(tmp_path: Path) -> None:
+    script, pid_file = slow_cli(tmp_path)
+    runner = ClaudeRunner(str(script))
+    errors: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            runner.ensure_supported()
+        except ClaudebuildError as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=check)
+    worker.start()
+    pid = int(wait_until(lambda: pid_file.is_file() and pid_file.read_text().strip(), what="`claude --version`"))
+    started = time.monotonic()
+    runner.terminate_all()
+    worker.join(timeout=30)
+
+    assert time.monotonic() - started < 10 and not worker.is_alive()
+    assert len(errors) == 1 and "stopping" in str(errors[0])
+    assert not alive(pid)
+
+
+def test_a_call_that_starts_as_the_run_stops_is_killed_at_once(tmp_path: Path) -> None:
+    script, _ = slow_cli(tmp_path)
+    runner = ClaudeRunner(str(script))
+    runner.terminate_all()  # e.g. Ctrl-C between a worker's "not stopping" check and its Popen
+    started = time.monotonic()
+    finished = runner.execute([str(script)], tmp_path, "", timeout=60)
+
+    assert time.monotonic() - started < 10 and not finished.timed_out
+    assert finished.exit_code is not None and finished.exit_code < 0
+
+
+def test_a_missing_cli_is_still_one_line_naming_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ClaudebuildError, match="npm install -g @anthropic-ai/claude-code"):
+        ClaudeRunner(str(tmp_path / "no-such-claude")).ensure_supported()
