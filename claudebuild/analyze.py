@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from claudebuild import claude as outcomes
 from claudebuild.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
@@ -62,7 +63,7 @@ class AnalysisContext:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
@@ -90,7 +91,7 @@ def _analyze_reserved(context: AnalysisContext, chunk: Chunk) -> ChunkResult:
                            started_at=started_at, finished_at=utc_now(), run_id=context.run_id)
     failed = [piece for piece in pieces if piece.outcome.kind != outcomes.OK]
     first = next((piece.outcome for piece in pieces if piece.outcome.session_id), pieces[0].outcome)
-    common = dict(
+    common: dict[str, Any] = dict(
         chunk=chunk.id,
         session_id=first.session_id,
         cwd=str(context.session_cwd),
@@ -131,6 +132,7 @@ MAX_SPLIT_DEPTH = 4
 def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int) -> list[_Piece]:
     """One call for these parts; on 413 / prompt-too-long, halves analyzed separately."""
     piece = Chunk(chunk.id, parts)
+    assert context.source is not None  # set by AnalysisContext.__post_init__
     payload = build_payload(piece, context.source, context.scanner)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:

@@ -10,7 +10,7 @@ from doit.dependency import FileChangedChecker
 from claudebuild.hashing import DEFAULT_HASHER, stat_signature
 
 
-class XxhashChecker(FileChangedChecker):
+class XxhashChecker(FileChangedChecker):  # type: ignore[misc]  # doit is untyped: the base is Any
     """A file changed unless its full stat signature matches, or failing that its xxhash does.
 
     doit's MD5 checker trusts a matching mtime and misses same-size edits that
@@ -22,7 +22,7 @@ class XxhashChecker(FileChangedChecker):
             return True
         if list(stat_signature(file_stat)) == list(state[:4]):
             return False
-        return DEFAULT_HASHER.hash_file(file_path) != state[4]
+        return bool(DEFAULT_HASHER.hash_file(file_path) != state[4])
 
     def get_state(self, dep: str, current_state: Any) -> Any:
         """The state doit stores after a task ran. A file deleted while its chunk was analyzed

@@ -179,9 +179,9 @@ def content_skip_reason(head: bytes) -> str | None:
                 return "generated"
     # Minified: long lines on average, and at least one very long line. The
     # average is one C-speed count, so ordinary files never split into lines.
-    if len(head) / (head.count(b"\n") + 1) > _MINIFIED_AVERAGE:
-        if max(map(len, head.split(b"\n"))) > _MINIFIED_LINE:
-            return "generated"
+    if (len(head) / (head.count(b"\n") + 1) > _MINIFIED_AVERAGE
+            and max(map(len, head.split(b"\n"))) > _MINIFIED_LINE):
+        return "generated"
     return None
 
 
@@ -199,7 +199,7 @@ class _PathRules:
     tails: tuple[str, ...]
 
     @classmethod
-    def compile(cls, patterns: Sequence[str]) -> "_PathRules":
+    def compile(cls, patterns: Sequence[str]) -> _PathRules:
         return cls(_compile_names((p for p in patterns if "/" not in p), ignore_case=True),
                    frozenset(p[:-3].lower() for p in patterns if p.endswith("/**")),
                    tuple(p.lower() for p in patterns if "/" in p and not p.endswith("/**")))

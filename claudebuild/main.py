@@ -20,8 +20,9 @@ import re
 import shlex
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from claudebuild import CLAUDE_CODE_VERSION, __version__
 from claudebuild.config import FORMATS

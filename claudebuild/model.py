@@ -8,6 +8,7 @@ without subprocesses and no stage needs to know how another one works.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 """Most severe first; the index is the sort rank."""
@@ -113,7 +114,7 @@ class ChunkResult:
 
     chunk: str
     status: str
-    raw_findings: tuple[dict, ...] = ()
+    raw_findings: tuple[dict[str, Any], ...] = ()
     error: str = ""
     error_kind: str = ""
     session_id: str = ""

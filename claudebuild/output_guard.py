@@ -54,6 +54,6 @@ class QuietWhenClosed:
 def guard_standard_streams() -> None:
     """Install the guard on sys.stdout and sys.stderr (once; for the CLI process only)."""
     if not isinstance(sys.stdout, QuietWhenClosed):
-        sys.stdout = QuietWhenClosed(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = QuietWhenClosed(sys.stdout)
     if not isinstance(sys.stderr, QuietWhenClosed):
-        sys.stderr = QuietWhenClosed(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = QuietWhenClosed(sys.stderr)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence, TextIO
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from doit.exceptions import BaseFail, UnmetDependency
 from doit.reporter import ConsoleReporter
@@ -56,7 +57,7 @@ def count_chunks(tasks: Mapping[str, Task], selected: Sequence[str]) -> int:
     return sum(1 for name in seen if is_chunk(name))
 
 
-class ProgressReporter(ConsoleReporter):
+class ProgressReporter(ConsoleReporter):  # type: ignore[misc]  # doit is untyped: the base is Any
     """doit reporter for claudebuild runs; see the module docstring for the two renderings."""
 
     desc = "claudebuild progress: live view on a terminal, one line per chunk otherwise"
@@ -67,7 +68,7 @@ class ProgressReporter(ConsoleReporter):
         self.live = use_live(outstream, None) if live is None else live
         self._lock = threading.Lock()
         self._tally = Tally(clock=clock)
-        self._run_started = datetime.now(timezone.utc)
+        self._run_started = datetime.now(UTC)
         self._doit_failures: list[tuple[str, BaseFail]] = []
         self._view: LiveView | None = None
         if self.live:
@@ -77,7 +78,7 @@ class ProgressReporter(ConsoleReporter):
     def initialize(self, tasks: Mapping[str, Task], selected_tasks: Sequence[str]) -> None:
         with self._lock:
             self._tally.total = count_chunks(tasks, selected_tasks)
-            self._run_started = datetime.now(timezone.utc)
+            self._run_started = datetime.now(UTC)
             total = self._tally.total
         if self._view is not None and total:
             self._view.start()

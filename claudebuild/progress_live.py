@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -29,7 +30,7 @@ BAR_WIDTH = 40
 CHUNK_COLUMN = 60
 """Chunk ids are cut to this width so a long path never wraps a worker line."""
 
-_views: dict[int, "LiveView"] = {}  # id(stream) -> the view showing on it
+_views: dict[int, LiveView] = {}  # id(stream) -> the view showing on it
 _views_lock = threading.Lock()
 
 

@@ -12,10 +12,10 @@ persisting / fixed, baseline) is `triage.py`'s job; this module only feeds it.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile, SkippedFile
 from claudebuild.triage import FindingRecord, SuppressedFinding, Suppression, gate_failures, triage
@@ -60,7 +60,7 @@ class Report:
     """Every file (or directory) not sent, with its reason: `skipped_files` counts them."""
 
     def totals(self) -> dict[str, int]:
-        counts = {severity: 0 for severity in SEVERITIES}
+        counts = dict.fromkeys(SEVERITIES, 0)
         for finding in self.findings:
             counts[finding.severity] += 1
         return counts

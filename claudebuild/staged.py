@@ -10,8 +10,8 @@ cache entry) as in a normal run.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import hash_bytes
@@ -55,17 +55,17 @@ class GitIndex:
         for record in listing.split(b"\0"):
             if not record:
                 continue
-            meta, _, name = record.partition(b"\t")
+            meta, _, raw_name = record.partition(b"\t")
             mode, sha, stage = meta.decode().split()
             if stage == "0" and not mode.startswith("120") and not mode.startswith("160"):
-                objects.append((name.decode("utf-8", errors="surrogateescape"), sha))
+                objects.append((raw_name.decode("utf-8", errors="surrogateescape"), sha))
         blobs: dict[str, bytes] = {}
         if objects:
             output = git_output(self.root, "cat-file", "--batch", stdin="".join(f"{sha}\n" for _, sha in objects).encode())
             offset = 0
-            for name, sha in objects:
+            for name, _sha in objects:
                 header_end = output.index(b"\n", offset)
-                _, kind, size = output[offset:header_end].decode().split()
+                _, _kind, size = output[offset:header_end].decode().split()
                 start = header_end + 1
                 blobs[name] = output[start : start + int(size)]
                 offset = start + int(size) + 1

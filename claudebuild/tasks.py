@@ -10,7 +10,8 @@ file's state after the action, but the result belongs to the bytes sent.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from doit.tools import config_changed
 

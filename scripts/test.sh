@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
 # Set up (see setup.sh) and run the whole test suite: unit tests and end-to-end tests that run the
-# real, pinned Claude Code CLI against claudebuild's local fake Anthropic API (no network, no key).
+# real Claude Code CLI (the pinned version, and the newest for chosen scenarios) against claudebuild's local
+# fake Anthropic API (no network, no key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint and type-check first (seconds each; the rules are in pyproject.toml): a failure stops the run.
+if ! .venv/bin/ruff check --quiet claudebuild tests bench dodo.py; then
+    echo "test: ruff check failed (see above; rules in pyproject.toml [tool.ruff])" >&2
+    exit 1
+fi
+echo "test: ruff check passed"
+if ! .venv/bin/mypy --no-error-summary; then
+    echo "test: mypy --strict failed (see above; settings in pyproject.toml [tool.mypy])" >&2
+    exit 1
+fi
+echo "test: mypy --strict passed"
 # The HTML report is checked in a real headless Chromium; in CI (as root, on Debian) install it from
 # Debian's packages. Elsewhere that one test is skipped with a reason when Chromium is missing.
 if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
         || echo "test: could not install chromium; the browser test will be skipped" >&2
 fi
+# Every test runs the pinned minimum-supported CLI; the scenarios marked both_clis also run the newest tested
+# one (both versions: claudebuild/__init__.py), which must then be present.
 export CLAUDEBUILD_CLAUDE="$PWD/tools/node_modules/.bin/claude"
+export CLAUDEBUILD_CLAUDE_NEWEST="$PWD/tools-newest/node_modules/.bin/claude"
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then

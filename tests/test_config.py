@@ -61,7 +61,7 @@ def test_instructions_can_come_from_a_file(tmp_path: Path) -> None:
 
 def test_a_missing_instructions_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "claudebuild.toml").write_text('instructions_file = "nope.md"\n')
-    with pytest.raises(ClaudebuildError, match="nope.md"):
+    with pytest.raises(ClaudebuildError, match=r"nope.md"):
         load_config(tmp_path)
 
 
@@ -90,7 +90,7 @@ def test_a_number_too_large_to_wait_or_read_is_refused_with_the_limit(tmp_path: 
 @pytest.mark.parametrize("line", ["fail_on_error = 1", 'fail_on_error = "yes"', 'fail_on_error = "false"'])
 def test_a_settings_file_boolean_must_be_toml_true_or_false(tmp_path: Path, line: str) -> None:
     (tmp_path / "claudebuild.toml").write_text(line + "\n")
-    with pytest.raises(ClaudebuildError, match="claudebuild.toml: fail_on_error must be true or false"):
+    with pytest.raises(ClaudebuildError, match=r"claudebuild.toml: fail_on_error must be true or false"):
         load_config(tmp_path)
 
 

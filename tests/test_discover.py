@@ -115,7 +115,7 @@ def test_git_mode_with_root_in_a_subdirectory(tmp_path: Path, git_env: None) -> 
 def test_git_failure_is_a_claudebuild_error_with_gits_message(tmp_path: Path, git_env: None) -> None:
     write(tmp_path, ".git", "gitdir: /nonexistent/claudebuild-test\n")
     write(tmp_path, "a.py")
-    with pytest.raises(ClaudebuildError, match="git failed.*not a git repository"):
+    with pytest.raises(ClaudebuildError, match=r"git failed.*not a git repository"):
         discover_files(tmp_path, max_file_bytes=CAP)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import re
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from doit.exceptions import TaskError, TaskFailed
@@ -251,7 +252,7 @@ def test_echo_writes_a_plain_line_when_no_live_view_is_showing() -> None:
 
 
 def test_echo_prints_above_a_live_view_on_the_same_stream(live: Any) -> None:
-    reporter, out, _, _ = live
+    _, out, _, _ = live
     echo("   SKIP  app/x.py  (run budget reached)", out)
     assert "   SKIP  app/x.py  (run budget reached)\n" in text_of(out)
 

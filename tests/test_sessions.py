@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -31,7 +32,7 @@ from claudebuild.config import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkPart, Discovery, SkippedFile, SourceFile
 
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 SESSION = "0b6d7c1e-2f4a-4e59-9a51-3f0c2d8e9b10"
 
 

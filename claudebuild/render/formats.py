@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from claudebuild.render import github, gitlab, html, json_report, junit, markdown, rdjson, sarif
 from claudebuild.report import Report

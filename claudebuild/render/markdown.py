@@ -81,8 +81,8 @@ def _fixed(report: Report) -> list[str]:
 
 
 def _suppressed(report: Report) -> list[str]:
-    lines = ["## Suppressed findings", "", "Left out of the findings above by an inline `claudebuild: ignore[...]` comment "
-             "or the suppressions file.", "", "| file | line | category | finding | by | reason |", "|---|---:|---|---|---|---|"]
+    lines = ["## Suppressed findings", "", ("Left out of the findings above by an inline `claudebuild: ignore[...]` comment "
+             "or the suppressions file."), "", "| file | line | category | finding | by | reason |", "|---|---:|---|---|---|---|"]
     for item in report.suppressed_findings:
         f = item.finding
         reason = markdown_text(item.reason) if item.reason else "_no reason given_"

@@ -46,8 +46,8 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
     counts = ", ".join(f"{totals[s]} {s}" for s in SEVERITIES if totals[s]) or "none"
     lines = [
         f"claudebuild: {len(report.findings)} findings ({counts})",
-        f"  chunks: {report.chunks_total} total, {report.fresh} analyzed, {report.cached} cached, "
-        f"{len(report.failed)} failed, {len(report.pending)} not analyzed",
+        (f"  chunks: {report.chunks_total} total, {report.fresh} analyzed, {report.cached} cached, "
+         f"{len(report.failed)} failed, {len(report.pending)} not analyzed"),
         f"  cost: ${report.cost_this_run:.4f} this run, ${report.cost_saved:.4f} saved by cache",
     ]
     lines += triage_lines(report, fail_on)
