@@ -47,7 +47,6 @@ from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_t
 from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
                                 read_suppressions, trusted_marker_lines)
-from claudebuild.untrusted_text import terminal_text
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
 """claudebuild's own settings are not code to review."""
@@ -254,8 +253,7 @@ class Build:
 
     def _report_action(self) -> Any:
         report, paths = self.publish()
-        self._say("\n".join([terminal.render(report, paths=paths, fail_on=self.config.fail_on),
-                             *ignored_suppression_lines(report)]))
+        self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
         if os.environ.get("GITHUB_ACTIONS") == "true":
             self._say(github.render(report))
         if report.failed and self.config.fail_on_error:
@@ -355,19 +353,6 @@ class Build:
     def _say(self, text: str) -> None:
         with self._print_lock:
             echo(text, self.out or sys.stdout)
-
-
-def ignored_suppression_lines(report: Report) -> list[str]:
-    """Terminal lines for findings kept because their inline suppression is not trusted (none: empty)."""
-    ignored = [finding for finding in report.findings if finding.suppression_ignored]
-    if not ignored:
-        return []
-    lines = [f"  suppressions not trusted: {len(ignored)} (added by the change under review; the findings stay)"]
-    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.category)}]"
-              for f in ignored[:10]]
-    if len(ignored) > 10:
-        lines.append(f"    ... and {len(ignored) - 10} more (see the report)")
-    return lines
 
 
 def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:

@@ -106,3 +106,16 @@ def test_skipped_files_are_named_with_their_reason_in_report_json_and_folded_in_
         {"path": "deploy_key", "reason": "secret"}, {"path": "CLAUDE.md", "reason": "agent-instructions"}]
     assert "<details><summary>Every skipped file</summary>" in markdown.render(report)
     assert "`CLAUDE.md` (agent-instructions)" in markdown.render(report)
+
+
+def test_every_terminal_summary_names_the_findings_whose_inline_suppression_was_not_trusted() -> None:
+    from dataclasses import replace
+
+    from claudebuild.render import terminal
+
+    report = build_report([CHUNK], {CHUNK.id: ok(finding())}, DISCOVERY, run_id="now")
+    kept = replace(report, findings=tuple(replace(f, suppression_ignored="not trusted here") for f in report.findings))
+
+    assert "suppressions not trusted: 1" in terminal.render(kept)
+    assert "app/a.py:3: high: not trusted here [security/eval]" in terminal.render(kept)
+    assert "suppressions not trusted" not in terminal.render(report)

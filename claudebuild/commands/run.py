@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from claudebuild.budget import Budget, PendingChunk, select_within
-from claudebuild.build import Build, Shard, ignored_suppression_lines
+from claudebuild.build import Build, Shard
 from claudebuild.config import Config
 from claudebuild.engine import run_doit
 from claudebuild.errors import ClaudebuildError
@@ -59,12 +59,12 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         raise ClaudebuildError(build.gate.abort_reason)
     if max_cost is not None:
         report, paths = build.publish()
-        print("\n".join([terminal.render(report, paths=paths), *ignored_suppression_lines(report)]), flush=True)
+        print(terminal.render(report, paths=paths), flush=True)
         _remaining(report.pending, build.context.budget)
     else:
         report = build.current_report()
         if "report" not in targets:
-            print("\n".join([terminal.render(report), *ignored_suppression_lines(report)]), flush=True)
+            print(terminal.render(report), flush=True)
     code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code

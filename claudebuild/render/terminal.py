@@ -29,6 +29,7 @@ def triage_lines(report: Report, fail_on: str = "") -> list[str]:
         missing = report.suppressed_without_reason
         lines.append(f"  suppressed: {sum(suppressed.values())} ({suppressed['inline']} inline, {suppressed['file']} by file"
                      + (f"; {missing} without a reason" if missing else "") + ")")
+    lines += _ignored_suppression_lines(report)
     if fail_on not in ("", "none"):
         failures = gate_failures(report, fail_on)
         verdict = f"FAILED by {len(failures)} findings" if failures else "passed"
@@ -38,6 +39,19 @@ def triage_lines(report: Report, fail_on: str = "") -> list[str]:
                          f"[{terminal_text(finding.category)}]")
         if len(failures) > 10:
             lines.append(f"    ... and {len(failures) - 10} more (see the report)")
+    return lines
+
+
+def _ignored_suppression_lines(report: Report) -> list[str]:
+    """Findings kept because their inline suppression is not trusted (added by the change under review)."""
+    ignored = [finding for finding in report.findings if finding.suppression_ignored]
+    if not ignored:
+        return []
+    lines = [f"  suppressions not trusted: {len(ignored)} (added by the change under review; the findings stay)"]
+    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.category)}]"
+              for f in ignored[:10]]
+    if len(ignored) > 10:
+        lines.append(f"    ... and {len(ignored) - 10} more (see the report)")
     return lines
 
 
