@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import translate
@@ -35,6 +34,7 @@ import pathspec
 from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Discovery, SkippedFile, SourceFile
+from claudebuild.repo_files import run_git
 
 SNIFF_BYTES = 8192
 """Binary and generated checks look only at this much of the head of a file."""
@@ -291,24 +291,14 @@ def _inside_git_work_tree(root: Path) -> bool:
     return any((directory / ".git").exists() for directory in (resolved, *resolved.parents))
 
 
-# Set by git while it runs hooks; they would point `git -C root` at another
-# repository or index than root's own (pre-commit clears them the same way).
-_GIT_LOCATION_VARIABLES = frozenset(
-    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"}
-)
-
-
 def _run_git(root: Path, *args: str) -> bytes | None:
-    """The module's only subprocess: `git -C root args...`; None when git is not installed."""
-    argv = ["git", "-C", str(root), *args]
-    env = {key: value for key, value in os.environ.items() if key not in _GIT_LOCATION_VARIABLES}
-    try:
-        result = subprocess.run(argv, capture_output=True, check=False, env=env)
-    except FileNotFoundError:
+    """`git ls-files` output through the project's one git helper; None when git is not installed."""
+    result = run_git(root, *args)
+    if result is None:
         return None
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
-        raise ClaudebuildError(f"git failed in {root}: {message} (command: {' '.join(argv)})")
+        raise ClaudebuildError(f"git failed in {root}: {message} (command: git {' '.join(args)})")
     return result.stdout
 
 

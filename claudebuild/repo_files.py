@@ -23,7 +23,7 @@ from claudebuild.errors import ClaudebuildError
 CONFIG_FROM_HINT = "--config-from / CLAUDEBUILD_CONFIG_FROM"
 
 # Set by git while it runs hooks; they would point `git -C root` at another
-# repository or index than root's own (as in discover.py).
+# repository or index than root's own (pre-commit clears them the same way).
 _GIT_LOCATION_VARIABLES = frozenset(
     {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"}
 )
