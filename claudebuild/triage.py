@@ -250,12 +250,6 @@ def rule_matches(rule: str, category: str) -> bool:
     return actual == prefix or actual.startswith(prefix + "/")
 
 
-def inline_suppression(finding: Finding, lines: Sequence[str]) -> tuple[str, str] | None:
-    """(matched rule, reason) of a marker on the flagged line or the line directly above, else None."""
-    found = next(inline_suppressions(finding, lines), None)
-    return None if found is None else (found[0], found[1])
-
-
 def inline_suppressions(finding: Finding, lines: Sequence[str]) -> Iterator[tuple[str, str, str]]:
     """(matched rule, reason, the line holding the marker) of each marker that applies, nearest first."""
     for number in (finding.line, finding.line - 1):
@@ -377,17 +371,6 @@ def _path_spec(pattern: str) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines([pattern])
 
 
-def load_suppressions(path: Path) -> tuple[Suppression, ...]:
-    """The suppressions file's entries; none when the file does not exist (it is optional)."""
-    if not path.is_file():
-        return ()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ClaudebuildError(f"cannot read {path.name}: {error}") from error
-    return read_suppressions(text, path.name)
-
-
 def read_suppressions(text: str | None, source: str = SUPPRESSIONS_FILE) -> tuple[Suppression, ...]:
     """The entries of a suppressions file's text (None: the file is absent, so none)."""
     if text is None:
@@ -494,13 +477,6 @@ def parse_baseline(document: Any, source: str = BASELINE_FILE) -> frozenset[str]
             raise ClaudebuildError(f"{source}: finding #{number} has no fingerprint: rewrite it with `claudebuild baseline`")
         fingerprints.add(value)
     return frozenset(fingerprints)
-
-
-def load_baseline(path: Path) -> frozenset[str]:
-    """The baseline's fingerprints; none when the file does not exist (no baseline recorded yet)."""
-    if not path.is_file():
-        return frozenset()
-    return parse_baseline(_read_json(path, "rewrite it with `claudebuild baseline`"), path.name)
 
 
 def read_baseline(data: bytes | None, source: str = BASELINE_FILE) -> frozenset[str]:

@@ -12,15 +12,17 @@ import pytest
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, SentFile, SourceFile
 from claudebuild.render import json_report, markdown, terminal
+from claudebuild.repo_files import RepoFiles
 from claudebuild.report import Report, build_report, exit_status
 from claudebuild.triage import (
     gate_failures,
     inline_markers,
-    load_baseline,
     load_previous_report,
     load_source_lines,
-    load_suppressions,
+    read_baseline,
+    read_suppressions,
     rule_matches,
+    Suppression,
     save_baseline,
 )
 
@@ -67,6 +69,15 @@ def save_report(root: Path, report: Report) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json_report.render(report), encoding="utf-8")
     return path
+
+
+def suppressions_in(path: Path) -> tuple[Suppression, ...]:
+    """A suppressions file's entries, read as claudebuild reads the repository's files."""
+    return read_suppressions(RepoFiles(path.parent).read_text(path.name), path.name)
+
+
+def baseline_in(path: Path) -> frozenset[str]:
+    return read_baseline(RepoFiles(path.parent).read_bytes(path.name), path.name)
 
 
 def suppressions(root: Path, text: str) -> Path:
@@ -174,14 +185,14 @@ def test_an_inline_ignore_without_a_reason_is_allowed_but_counted(tmp_path: Path
 
 def test_the_suppressions_file_suppresses_by_fingerprint_with_its_reason(tmp_path: Path) -> None:
     target = only(tmp_path, CODE, raw(2)).findings[0].fingerprint
-    entries = load_suppressions(suppressions(tmp_path, f'[[suppress]]\nfingerprint = "{target}"\nreason = "accepted risk"\n'))
+    entries = suppressions_in(suppressions(tmp_path, f'[[suppress]]\nfingerprint = "{target}"\nreason = "accepted risk"\n'))
     report = only(tmp_path, CODE, raw(2), suppressions=entries)
     assert report.findings == ()
     assert [(s.source, s.reason, s.matched) for s in report.suppressed_findings] == [("file", "accepted risk", "[[suppress]] #1")]
 
 
 def test_the_suppressions_file_suppresses_by_gitignore_style_path(tmp_path: Path) -> None:
-    entries = load_suppressions(suppressions(tmp_path, '[[suppress]]\npath = "app/*.py"\nreason = "legacy"\n'))
+    entries = suppressions_in(suppressions(tmp_path, '[[suppress]]\npath = "app/*.py"\nreason = "legacy"\n'))
     files = {"app/a.py": CODE, "app/b.py": OTHER}
     report = build(tmp_path, files, {"app/a.py": [raw(2)], "app/b.py": [raw(2, "pickle.loads(data)", file="app/b.py")]},
                    suppressions=entries)
@@ -190,13 +201,13 @@ def test_the_suppressions_file_suppresses_by_gitignore_style_path(tmp_path: Path
 
 def test_the_suppressions_file_needs_every_given_key_to_match(tmp_path: Path) -> None:
     text = '[[suppress]]\npath = "app/b.py"\ncategory = "security/*"\nreason = "vendored"\n'
-    entries = load_suppressions(suppressions(tmp_path, text))
+    entries = suppressions_in(suppressions(tmp_path, text))
     report = only(tmp_path, CODE, raw(2), suppressions=entries)
     assert len(report.findings) == 1
 
 
 def test_suppressed_findings_are_listed_with_their_reason_in_the_json_report(tmp_path: Path) -> None:
-    entries = load_suppressions(suppressions(tmp_path, '[[suppress]]\ncategory = "security"\nreason = "threat model says no"\n'))
+    entries = suppressions_in(suppressions(tmp_path, '[[suppress]]\ncategory = "security"\nreason = "threat model says no"\n'))
     document = json.loads(json_report.render(only(tmp_path, CODE, raw(2), suppressions=entries)))
     assert document["summary"]["suppressed"] == {"inline": 0, "file": 1}
     [item] = document["suppressed_findings"]
@@ -206,33 +217,33 @@ def test_suppressed_findings_are_listed_with_their_reason_in_the_json_report(tmp
 def test_an_entry_without_a_reason_is_an_error_naming_the_file_and_entry(tmp_path: Path) -> None:
     path = suppressions(tmp_path, '[[suppress]]\npath = "a"\nreason = "ok"\n\n[[suppress]]\ncategory = "security"\n')
     with pytest.raises(ClaudebuildError, match=r"claudebuild-suppressions.toml: \[\[suppress\]\] #2 has no reason: add reason"):
-        load_suppressions(path)
+        suppressions_in(path)
 
 
 def test_an_unknown_key_in_the_suppressions_file_is_an_error(tmp_path: Path) -> None:
     path = suppressions(tmp_path, '[[suppress]]\npaths = "a"\nreason = "typo"\n')
     with pytest.raises(ClaudebuildError, match="unknown key 'paths'"):
-        load_suppressions(path)
+        suppressions_in(path)
 
 
 def test_an_entry_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ClaudebuildError, match="matches nothing"):
-        load_suppressions(suppressions(tmp_path, '[[suppress]]\nreason = "everything?"\n'))
+        suppressions_in(suppressions(tmp_path, '[[suppress]]\nreason = "everything?"\n'))
 
 
 def test_an_expired_entry_no_longer_applies(tmp_path: Path) -> None:
-    entries = load_suppressions(suppressions(tmp_path, '[[suppress]]\ncategory = "*"\nreason = "until the fix"\n'
+    entries = suppressions_in(suppressions(tmp_path, '[[suppress]]\ncategory = "*"\nreason = "until the fix"\n'
                                                        'expires = "2025-05-31"\n'))
     assert len(only(tmp_path, CODE, raw(2), suppressions=entries, today=date(2025, 6, 1)).findings) == 1
 
 
 def test_an_entry_still_applies_on_its_expiry_day(tmp_path: Path) -> None:
-    entries = load_suppressions(suppressions(tmp_path, '[[suppress]]\ncategory = "*"\nreason = "r"\nexpires = 2025-06-01\n'))
+    entries = suppressions_in(suppressions(tmp_path, '[[suppress]]\ncategory = "*"\nreason = "r"\nexpires = 2025-06-01\n'))
     assert only(tmp_path, CODE, raw(2), suppressions=entries, today=date(2025, 6, 1)).findings == ()
 
 
 def test_a_missing_suppressions_file_means_no_suppressions(tmp_path: Path) -> None:
-    assert load_suppressions(tmp_path / "claudebuild-suppressions.toml") == ()
+    assert suppressions_in(tmp_path / "claudebuild-suppressions.toml") == ()
 
 
 # New, persisting, fixed
@@ -295,7 +306,7 @@ def test_a_corrupt_previous_report_is_an_error_that_says_how_to_recover(tmp_path
 def test_the_baseline_lets_old_findings_pass_the_gate_but_not_new_ones(tmp_path: Path) -> None:
     old = only(tmp_path, CODE, raw(2))
     assert save_baseline(tmp_path / "claudebuild-baseline.json", old.findings) == 1
-    baseline = load_baseline(tmp_path / "claudebuild-baseline.json")
+    baseline = baseline_in(tmp_path / "claudebuild-baseline.json")
     report = only(tmp_path, CODE + "exec(code)\n", raw(2), raw(4, "exec(code)", category="security/exec"), baseline=baseline)
     assert [f.category for f in gate_failures(report, "high")] == ["security/exec"]
     assert report.is_baselined(report.findings[0]) and not report.is_baselined(report.findings[1])
@@ -312,7 +323,7 @@ def test_a_baseline_entry_without_a_fingerprint_is_an_error(tmp_path: Path) -> N
     path = tmp_path / "claudebuild-baseline.json"
     path.write_text(json.dumps({"findings": [{"file": "a.py"}]}))
     with pytest.raises(ClaudebuildError, match="finding #1 has no fingerprint: rewrite it with `claudebuild baseline`"):
-        load_baseline(path)
+        baseline_in(path)
 
 
 def test_an_unverified_finding_never_fails_the_gate(tmp_path: Path) -> None:
