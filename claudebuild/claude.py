@@ -304,7 +304,7 @@ class ClaudeNotFound(ClaudebuildError):
         super().__init__(
             f"claude CLI not found ({binary!r}): install it with "
             f"`npm install -g @anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}` "
-            "or point CLAUDEBUILD_CLAUDE / claude_bin in claudebuild.toml at the binary"
+            "or point CLAUDEBUILD_CLAUDE, --claude or claude_bin in your ~/.config/claudebuild/config.toml at the binary"
         )
 
 

@@ -2,9 +2,9 @@
 
 Exit codes: 0 ok; 1 a failed chunk, a finding at or above --fail-on, a user
 error (message names the fix) or a failed doit task; 2 a command line that
-cannot be parsed (argparse's own code, kept; also doit's "task error"); 3 an unexpected crash (traceback
-saved to <root>/.claudebuild/crash.log with versions, one line printed), or
-doit's own "cannot start" code from `list/info/forget/...`; 130 Ctrl-C.
+cannot be used (argparse's own code, a file name that looks like an option, or
+a doit command line doit rejects); 3 an unexpected crash (traceback saved to
+<root>/.claudebuild/crash.log with versions, one line printed); 130 Ctrl-C.
 
 Without -C the root is found from the current directory (`repo_root`), so
 every command run from a subdirectory uses the repository's settings, ignore

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.claude import ClaudeRunner
+from claudebuild.claude import ClaudeNotFound, ClaudeRunner
 from claudebuild.errors import ClaudebuildError
 
 from conftest import alive, wait_until
@@ -60,3 +60,9 @@ def test_a_call_that_starts_as_the_run_stops_is_killed_at_once(tmp_path: Path) -
 def test_a_missing_cli_is_still_one_line_naming_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ClaudebuildError, match="npm install -g @anthropic-ai/claude-code"):
         ClaudeRunner(str(tmp_path / "no-such-claude")).ensure_supported()
+
+
+def test_a_missing_cli_is_never_fixed_by_naming_it_in_the_repository() -> None:
+    message = str(ClaudeNotFound("nope"))
+
+    assert "CLAUDEBUILD_CLAUDE" in message and "claudebuild.toml" not in message
