@@ -178,7 +178,7 @@ def outcomes_by_chunk(records: list[dict[str, Any]]) -> dict[str, list[dict[str,
 
 def plan_chunks(repo: Path) -> list[Any]:
     """claudebuild's chunks for this repository and its claudebuild.toml (takes and releases the state lock)."""
-    from claudebuild.build import Build
+    from claudebuild.run.build import Build
     from claudebuild.config import load_config
 
     build = Build(load_config(repo))
@@ -208,7 +208,7 @@ def naive_calls(repo: Path) -> list[tuple[list[str], str]]:
     """(argv, stdin) per chunk of claudebuild's plan, with the flags claudebuild passes (spelled out here,
     as a script would, so the comparison does not depend on claudebuild's internals)."""
     from claudebuild.config import load_config
-    from claudebuild.prompt import findings_schema_json
+    from claudebuild.pipeline.prompt import findings_schema_json
 
     config = load_config(repo)
     binary = claude_binary()

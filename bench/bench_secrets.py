@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_note, make_workdir, remove_workdir
 from generate import generate_repo
 
-from claudebuild import secret_gates, secret_scan
-from claudebuild.discover import discover_files
-from claudebuild.secret_scan import SecretScanner
+from claudebuild.secrets import gates as secret_gates
+from claudebuild.secrets import scan as secret_scan
+from claudebuild.pipeline.discover import discover_files
+from claudebuild.secrets.scan import SecretScanner
 
 MAX_FILE_BYTES = 1_000_000
 

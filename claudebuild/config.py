@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from claudebuild.discover import path_skip_reason
+from claudebuild.pipeline.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
-from claudebuild.repo_files import RepoFiles, open_repo_files
+from claudebuild.repo.git import RepoFiles, open_repo_files
 
 CONFIG_FILE = "claudebuild.toml"
 PYPROJECT_TABLE = "tool.claudebuild"

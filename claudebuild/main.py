@@ -28,7 +28,7 @@ from claudebuild import CLAUDE_CODE_VERSION, __version__
 from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
-from claudebuild.repo_root import GIVEN, RepoRoot, current_directory, find_root, given_root
+from claudebuild.repo.root import GIVEN, RepoRoot, current_directory, find_root, given_root
 
 OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline")
 ASK_OPTIONS = ("--no-fork", "--reanalyze", "--help", "-h")
@@ -254,7 +254,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
         return run_merge(config, [Path(os.path.abspath(source)) for source in options.sources])  # from the cwd
     if options.max_cost is not None and options.max_cost <= 0:
         raise ClaudebuildError("--max-cost must be a positive amount in USD, e.g. --max-cost 2.50")
-    from claudebuild.build import Shard
+    from claudebuild.run.build import Shard
     from claudebuild.commands.run import run_tasks
 
     return run_tasks(config, ["analyze"] if command == "analyze" else ["report"], options.jobs,
@@ -295,7 +295,7 @@ def _first_positional(argv: list[str]) -> int | None:
 
 def _write_crash_log(text: str, directory: Path | None = None, claude_bin: str | None = None) -> Path:
     """Write `directory`/.claudebuild/crash.log (the repository root once known, else the current directory)."""
-    from claudebuild.claude import claude_version
+    from claudebuild.claude.runner import claude_version
 
     directory = directory or Path.cwd()
     try:  # the user's CLI (--claude, environment or PATH), never one the repository names

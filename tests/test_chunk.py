@@ -1,4 +1,4 @@
-"""Tests for claudebuild.chunk: caps, parts, stability, order independence and ids.
+"""Tests for claudebuild.pipeline.chunk: caps, parts, stability, order independence and ids.
 
 The stability tests run on generated trees shaped like real repositories
 (40 directories of various depth holding 1-80 files each, 1,000 files) so the
@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from claudebuild import chunk as chunk_module
-from claudebuild.chunk import chunk_id_escape, make_chunks, part_line_ranges, sort_key, split_lines
+from claudebuild.pipeline import chunk as chunk_module
+from claudebuild.pipeline.chunk import chunk_id_escape, make_chunks, part_line_ranges, sort_key
+from claudebuild.text_lines import split_lines
 from claudebuild.model import Chunk, ChunkPart, SourceFile
 
 NO_BYTE_CAP = 10**12

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from claudebuild import claude
-from claudebuild.claude import classify
+from claudebuild.claude import runner as claude
+from claudebuild.claude.runner import classify
 
 
 def result(**fields: object) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.claude import ClaudeNotFound, ClaudeRunner
+from claudebuild.claude.runner import ClaudeNotFound, ClaudeRunner
 from claudebuild.errors import ClaudebuildError
 
 from conftest import alive, wait_until

@@ -1,4 +1,4 @@
-"""Tests for claudebuild.discover: candidates (git and walk), skip reasons and their order."""
+"""Tests for claudebuild.pipeline.discover: candidates (git and walk), skip reasons and their order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.discover import content_skip_reason, discover_files, path_skip_reason
+from claudebuild.pipeline.discover import content_skip_reason, discover_files, path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SkippedFile, SourceFile
 
@@ -447,7 +447,7 @@ def test_a_screen_refuses_files_by_content_after_every_other_check(tmp_path: Pat
 
 
 def test_the_secret_scanner_screen_skips_a_key_file_under_an_ordinary_name(tmp_path: Path) -> None:
-    from claudebuild.secret_scan import SecretScanner
+    from claudebuild.secrets.scan import SecretScanner
 
     body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n" * 4
     write(tmp_path, "ops/material.txt", "-----BEGIN OPENSSH " + "PRIVATE KEY-----\n" + body + "-----END OPENSSH "

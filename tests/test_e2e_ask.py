@@ -21,7 +21,7 @@ from claudebuild.commands.sessions import claude_config_dir, run_sessions, trans
 from claudebuild.config import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
-from claudebuild.store import read_task_values
+from claudebuild.engine.store import read_task_values
 
 from conftest import needs_claude
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.config import load_config
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
-from claudebuild.store import read_task_values
+from claudebuild.engine.store import read_task_values
 
 from conftest import claude_pids_in, needs_claude, run_cli, wait_until
 

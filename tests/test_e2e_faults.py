@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from claudebuild.build import Build
-from claudebuild.calllog import read_call_log
+from claudebuild.run.build import Build
+from claudebuild.run.calllog import read_call_log
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
-from claudebuild.store import read_task_values
+from claudebuild.engine.store import read_task_values
 
 from conftest import alive, claude_pids_in, needs_claude, run_cli, wait_until
 

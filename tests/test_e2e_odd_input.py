@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
-from claudebuild.store import read_task_values
+from claudebuild.engine.store import read_task_values
 from conftest import needs_claude, run_cli
 
 pytestmark = [pytest.mark.e2e, needs_claude]

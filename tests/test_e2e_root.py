@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from claudebuild.fakeapi import FakeAnthropicServer
-from claudebuild.store import read_task_values
+from claudebuild.engine.store import read_task_values
 from conftest import git, needs_claude, run_cli
 
 pytestmark = [pytest.mark.e2e, needs_claude]

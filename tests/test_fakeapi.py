@@ -14,7 +14,7 @@ import pytest
 from claudebuild.fakeapi import RULES, Fault, FaultPlan, Rule, faults_from_json, parse_numbered, review
 from claudebuild.fakeapi.conversation import last_question
 from claudebuild.fakeapi.reviewer import files_in
-from claudebuild.prompt import end_fence, file_fence, number_lines
+from claudebuild.pipeline.prompt import end_fence, file_fence, number_lines
 from claudebuild.fakeapi.sse import Reply, Usage, malformed_stream, reply_events
 
 REQUIRED_KEYS = ("file", "line", "end_line", "severity", "category", "title", "message", "quote")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from claudebuild.fingerprint import fingerprint, normalise_code, unique_fingerprints
+from claudebuild.pipeline.fingerprint import fingerprint, normalise_code, unique_fingerprints
 from claudebuild.model import Finding
 
 BASE = Finding(file="app/a.py", line=3, end_line=4, severity="high", category="security/eval",

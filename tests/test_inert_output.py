@@ -27,11 +27,11 @@ from doit.task import Task
 from claudebuild.fakeapi import FakeAnthropicServer, review
 from claudebuild.fakeapi.reviewer import HOSTILE_CATEGORY, HOSTILE_MARKER, HOSTILE_MESSAGE, HOSTILE_TITLE
 from claudebuild.model import Finding
-from claudebuild.progress import ProgressReporter
-from claudebuild.progress_state import chunk_label
-from claudebuild.prompt import end_fence, file_fence, number_lines
+from claudebuild.engine.reporter import ProgressReporter
+from claudebuild.engine.progress_state import chunk_label
+from claudebuild.pipeline.prompt import end_fence, file_fence, number_lines
 from claudebuild.render import github, gitlab, html, json_report, junit, markdown, rdjson, sarif, terminal
-from claudebuild.report import FailedChunk, Report
+from claudebuild.pipeline.report import FailedChunk, Report
 from claudebuild.untrusted_text import (clean, html_text, json_strings, markdown_code, markdown_text, one_line,
                                         sarif_text, terminal_block, terminal_text, workflow_data, workflow_property,
                                         xml_text)

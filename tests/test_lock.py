@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.config import load_config
-from claudebuild.engine import run_doit
+from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
-from claudebuild.lock import StateLock
+from claudebuild.run.lock import StateLock
 
 
 def free(build: Build) -> bool:

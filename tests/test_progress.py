@@ -13,8 +13,8 @@ from doit.exceptions import TaskError, TaskFailed
 from doit.task import Task
 from rich.console import Console
 
-from claudebuild.progress import ProgressReporter, count_chunks, echo, use_live
-from claudebuild.progress_state import Finished, Tally
+from claudebuild.engine.reporter import ProgressReporter, count_chunks, echo, use_live
+from claudebuild.engine.progress_state import Finished, Tally
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 CHUNKS = ("app/db.py+3", "app/x.py", "app/y.py")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claudebuild.claude import ClaudeCall
+from claudebuild.claude.runner import ClaudeCall
 from claudebuild.config import Config
 from claudebuild.fakeapi.reviewer import files_in, review
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart
-from claudebuild.prompt import (
+from claudebuild.pipeline.prompt import (
     UNTRUSTED_CONTENT_RULE, WorkingTree, build_payload, build_stdin, file_fence, new_boundary, system_prompt,
 )
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from claudebuild.fingerprint import fingerprint
+from claudebuild.pipeline.fingerprint import fingerprint
 from claudebuild.model import Finding
 from claudebuild.render import html
-from claudebuild.report import FailedChunk, Report
-from claudebuild.triage import FindingRecord, SuppressedFinding
+from claudebuild.pipeline.report import FailedChunk, Report
+from claudebuild.pipeline.triage import FindingRecord, SuppressedFinding
 
 XSS_TITLE = "<img src=x onerror=\"document.title='pwned'\">"
 XSS_MESSAGE = "</script><script>document.title='pwned'</script>\n<svg onload=\"document.title='pwned'\"></svg>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, SentFile, SkippedFile, SourceFile
-from claudebuild.report import build_report, normalize_path
+from claudebuild.pipeline.report import build_report, normalize_path
 
 CHUNK = Chunk(id="app/a.py+1", parts=(ChunkPart("app/a.py"), ChunkPart("app/b.py")))
 SENT = (SentFile("app/a.py", "h1", 1, 10, 10), SentFile("app/b.py", "h2", 1, 5, 5))

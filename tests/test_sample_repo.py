@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.chunk import split_lines
-from claudebuild.discover import discover_files
+from claudebuild.text_lines import split_lines
+from claudebuild.pipeline.discover import discover_files
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fakeapi.reviewer import HOSTILE_CATEGORY, RULES, SourceLine, review_lines
 from claudebuild.sample import MANIFEST, copy_sample_repo, expected_findings, sample_root

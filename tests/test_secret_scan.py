@@ -1,4 +1,4 @@
-"""Tests for claudebuild.secret_scan: what is found, what is redacted, what the cache keeps.
+"""Tests for claudebuild.secrets.scan: what is found, what is redacted, what the cache keeps.
 
 Every secret here is built at run time by concatenation, so this file itself
 holds nothing a scanner (or GitHub push protection) would take for a secret.
@@ -12,9 +12,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from claudebuild import secret_gates, secret_scan
-from claudebuild.chunk import split_lines
-from claudebuild.secret_scan import (
+from claudebuild.secrets import gates as secret_gates
+from claudebuild.secrets import scan as secret_scan
+from claudebuild.text_lines import split_lines
+from claudebuild.secrets.scan import (
     CATEGORY, PLACEHOLDER, FileScan, SecretHit, SecretScanner, redact, scan_content, secret_findings,
 )
 

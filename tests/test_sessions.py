@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from claudebuild import claude
-from claudebuild.build import Plan
-from claudebuild.claude import FollowUp, classify_answer
+from claudebuild.claude import runner as claude
+from claudebuild.run.build import Plan
+from claudebuild.claude.runner import FollowUp, classify_answer
 from claudebuild.commands.ask import resolve_target, run_ask
 from claudebuild.commands.sessions import (
     SessionRow,

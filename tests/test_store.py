@@ -11,10 +11,10 @@ import pytest
 from doit.dependency import Dependency, JSONCodec
 from doit.task import Task
 
-from claudebuild.content_checker import XxhashChecker
+from claudebuild.engine.checker import XxhashChecker
 from claudebuild.errors import ClaudebuildError, state_error
 from claudebuild.model import ChunkResult, SentFile
-from claudebuild.store import (DurableSqliteDB, check_database, drop_stale_tasks, read_task_values, result_to_values,
+from claudebuild.engine.store import (DurableSqliteDB, check_database, drop_stale_tasks, read_task_values, result_to_values,
                                values_to_result)
 
 

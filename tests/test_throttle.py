@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
+from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 
 
 class FakeClock:

@@ -12,9 +12,9 @@ import pytest
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, SentFile, SourceFile
 from claudebuild.render import json_report, markdown, terminal
-from claudebuild.repo_files import RepoFiles
-from claudebuild.report import Report, build_report, exit_status
-from claudebuild.triage import (
+from claudebuild.repo.git import RepoFiles
+from claudebuild.pipeline.report import Report, build_report, exit_status
+from claudebuild.pipeline.triage import (
     gate_failures,
     inline_markers,
     load_previous_report,

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.commands.show_config import show_config
 from claudebuild.config import load_config, resolve_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding
-from claudebuild.repo_files import ensure_untracked_state, open_repo_files
-from claudebuild.triage import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
+from claudebuild.repo.git import ensure_untracked_state, open_repo_files
+from claudebuild.pipeline.triage import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
 from conftest import git
 
 
@@ -326,7 +326,8 @@ def test_a_build_refuses_tracked_state_before_taking_the_lock(repo: Path) -> Non
 
 def test_the_crash_log_never_follows_a_symlink_out_of_the_current_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from claudebuild import claude, main
+    from claudebuild import main
+    from claudebuild.claude import runner as claude
 
     (tmp_path / "outside").mkdir()
     (tmp_path / "repo").mkdir()

@@ -22,19 +22,19 @@ from contextlib import redirect_stdout
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from claudebuild.analyze import AUTH_HINT, utc_now
-from claudebuild.budget import estimate
-from claudebuild.build import Build, Plan
-from claudebuild.claude import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, FollowUp, ask_follow_up
+from claudebuild.run.analyze import AUTH_HINT, utc_now
+from claudebuild.run.budget import estimate
+from claudebuild.run.build import Build, Plan
+from claudebuild.claude.runner import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, FollowUp, ask_follow_up
 from claudebuild.commands.run import run_tasks
 from claudebuild.commands.sessions import claude_config_dir, transcript_path
 from claudebuild.config import Config
-from claudebuild.engine import run_doit
+from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult
-from claudebuild.prompt import system_prompt
-from claudebuild.store import ANALYZE_PREFIX, read_task_values, values_to_result
-from claudebuild.tasks import analyze_task_name
+from claudebuild.pipeline.prompt import system_prompt
+from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
+from claudebuild.engine.tasks import analyze_task_name
 from claudebuild.untrusted_text import terminal_block, terminal_text
 
 ANALYZE_FIRST = "run `claudebuild analyze` first (or add --reanalyze)"

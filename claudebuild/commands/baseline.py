@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.config import Config
-from claudebuild.triage import save_baseline
+from claudebuild.pipeline.triage import save_baseline
 
 
 def record_baseline(config: Config) -> int:

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.commands.init import init_repository
 from claudebuild.config import load_config
-from claudebuild.engine import run_doit
+from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.sample import copy_sample_repo

@@ -22,18 +22,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from claudebuild.analyze import analyze_chunk
-from claudebuild.build import Build
+from claudebuild.run.analyze import analyze_chunk
+from claudebuild.run.build import Build
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult, Finding
-from claudebuild.report import build_report, normalize_path
-from claudebuild.secret_scan import scanned_view
-from claudebuild.staged import GitIndex, git_output, staged_paths
-from claudebuild.store import read_task_values, result_to_values, save_values, values_to_result
-from claudebuild.tasks import analyze_task_name, covers, result_is_current
-from claudebuild.throttle import RunAborted
-from claudebuild.triage import gate_failures
+from claudebuild.pipeline.report import build_report, normalize_path
+from claudebuild.secrets.scan import scanned_view
+from claudebuild.repo.staged import GitIndex, git_output, staged_paths
+from claudebuild.engine.store import read_task_values, result_to_values, save_values, values_to_result
+from claudebuild.engine.tasks import analyze_task_name, covers, result_is_current
+from claudebuild.run.throttle import RunAborted
+from claudebuild.pipeline.triage import gate_failures
 from claudebuild.untrusted_text import terminal_text
 
 HOOK_MARKER = "# installed by claudebuild"

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.render import terminal
-from claudebuild.report import exit_status
-from claudebuild.store import read_task_values, save_values
-from claudebuild.tasks import analyze_task_name
+from claudebuild.pipeline.report import exit_status
+from claudebuild.engine.store import read_task_values, save_values
+from claudebuild.engine.tasks import analyze_task_name
 
 
 def shard_database(source: Path, state_dir: str) -> Path:

@@ -6,15 +6,15 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
-from claudebuild.budget import Budget, PendingChunk, select_within
-from claudebuild.build import Build, Shard
+from claudebuild.run.budget import Budget, PendingChunk, select_within
+from claudebuild.run.build import Build, Shard
 from claudebuild.config import Config
-from claudebuild.engine import run_doit
+from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.render import terminal
 from claudebuild.render.formats import FORMATS
-from claudebuild.report import exit_status
-from claudebuild.tasks import analyze_task_name
+from claudebuild.pipeline.report import exit_status
+from claudebuild.engine.tasks import analyze_task_name
 
 SHOWN = 20
 

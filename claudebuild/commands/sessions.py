@@ -21,8 +21,8 @@ from typing import Any, TextIO
 import orjson
 
 from claudebuild.config import Config
-from claudebuild.repo_files import ensure_untracked_state
-from claudebuild.store import ANALYZE_PREFIX, read_task_values, values_to_result
+from claudebuild.repo.git import ensure_untracked_state
+from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
 
 MAX_PROJECT_NAME = 200
 """The CLI's limit on a mangled cwd; longer names are cut and get a hash suffix."""

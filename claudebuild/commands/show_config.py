@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import orjson
 
 from claudebuild.config import resolve_config
-from claudebuild.repo_root import GIVEN, RepoRoot
+from claudebuild.repo.root import GIVEN, RepoRoot
 
 
 def _shown(value: Any, width: int = 60) -> str:

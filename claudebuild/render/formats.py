@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from claudebuild.render import github, gitlab, html, json_report, junit, markdown, rdjson, sarif
-from claudebuild.report import Report
+from claudebuild.pipeline.report import Report
 
 Renderer = Callable[[Report], str]
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from claudebuild.model import SEVERITIES, Finding
-from claudebuild.report import Report
-from claudebuild.triage import STATUS_NEW
+from claudebuild.pipeline.report import Report
+from claudebuild.pipeline.triage import STATUS_NEW
 from claudebuild.untrusted_text import markdown_text, workflow_data, workflow_property
 
 ANNOTATION_TYPES = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}

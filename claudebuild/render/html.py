@@ -21,8 +21,8 @@ from claudebuild import __version__
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.render.charts import Bar, bar_chart
 from claudebuild.render.html_style import CSS
-from claudebuild.report import FailedChunk, Report
-from claudebuild.triage import FindingRecord, SuppressedFinding, fingerprints_of
+from claudebuild.pipeline.report import FailedChunk, Report
+from claudebuild.pipeline.triage import FindingRecord, SuppressedFinding, fingerprints_of
 from claudebuild.untrusted_text import html_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

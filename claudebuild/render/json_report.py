@@ -15,8 +15,8 @@ import orjson
 
 from claudebuild import __version__
 from claudebuild.model import Finding
-from claudebuild.report import Report
-from claudebuild.triage import SuppressedFinding, fingerprints_of
+from claudebuild.pipeline.report import Report
+from claudebuild.pipeline.triage import SuppressedFinding, fingerprints_of
 from claudebuild.untrusted_text import json_strings
 
 SCHEMA_VERSION = 1

@@ -18,8 +18,8 @@ import xml.etree.ElementTree as ET
 from itertools import groupby
 
 from claudebuild.model import Finding
-from claudebuild.report import Report
-from claudebuild.triage import FindingRecord, fingerprints_of
+from claudebuild.pipeline.report import Report
+from claudebuild.pipeline.triage import FindingRecord, fingerprints_of
 from claudebuild.untrusted_text import xml_text
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from claudebuild.model import SEVERITIES, Finding
-from claudebuild.report import Report
+from claudebuild.pipeline.report import Report
 from claudebuild.untrusted_text import markdown_code, markdown_text
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from claudebuild.model import SEVERITIES, Finding
-from claudebuild.report import Report
+from claudebuild.pipeline.report import Report
 from claudebuild.untrusted_text import json_strings, markdown_text
 
 LEVELS = {"critical": "ERROR", "high": "ERROR", "medium": "WARNING", "low": "INFO", "info": "INFO"}

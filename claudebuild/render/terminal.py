@@ -8,8 +8,8 @@ sequence, no workflow command), since this summary lands in terminals and CI log
 from __future__ import annotations
 
 from claudebuild.model import SEVERITIES
-from claudebuild.report import Report
-from claudebuild.triage import gate_failures
+from claudebuild.pipeline.report import Report
+from claudebuild.pipeline.triage import gate_failures
 from claudebuild.untrusted_text import terminal_text
 
 

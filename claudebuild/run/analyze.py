@@ -15,16 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from claudebuild import claude as outcomes
-from claudebuild.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
-from claudebuild.calllog import CallLog
-from claudebuild.claude import CallOutcome, ClaudeCall, ClaudeRunner
+from claudebuild.claude import runner as outcomes
+from claudebuild.run.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
+from claudebuild.run.calllog import CallLog
+from claudebuild.claude.runner import CallOutcome, ClaudeCall, ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
-from claudebuild.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
-from claudebuild.secret_scan import DEFAULT_SCANNER, SecretScanner
-from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
+from claudebuild.pipeline.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
+from claudebuild.secrets.scan import DEFAULT_SCANNER, SecretScanner
+from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
 """Outcomes worth exactly one more attempt: models and processes fail spuriously."""

@@ -23,8 +23,8 @@ from doit.reporter import ConsoleReporter
 from doit.task import Task
 from rich.console import Console
 
-from claudebuild.progress_live import LiveView, echo
-from claudebuild.progress_state import (REPORT_TASK, Finished, Snapshot, Tally, classify, format_seconds, is_chunk,
+from claudebuild.engine.progress_live import LiveView, echo
+from claudebuild.engine.progress_state import (REPORT_TASK, Finished, Snapshot, Tally, classify, format_seconds, is_chunk,
                                         one_line, summary_line)
 from claudebuild.untrusted_text import terminal_block
 

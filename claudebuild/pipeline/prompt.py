@@ -21,12 +21,13 @@ from typing import Any, Protocol
 
 import orjson
 
-from claudebuild.chunk import part_line_ranges, split_lines
+from claudebuild.pipeline.chunk import part_line_ranges
+from claudebuild.text_lines import split_lines
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
 from claudebuild.hashing import ContentHasher, digest_json, hash_bytes, stat_signature
 from claudebuild.model import SEVERITIES, Chunk, SentFile
-from claudebuild.secret_scan import DEFAULT_SCANNER, SecretScanner, redact
+from claudebuild.secrets.scan import DEFAULT_SCANNER, SecretScanner, redact
 
 PROMPT_VERSION = "3"
 """Bump when the prompt format or schema changes meaning: every chunk is re-analyzed."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from doit.task import Task
 
-from claudebuild.tasks import ANALYZE, REPORT
+from claudebuild.engine.tasks import ANALYZE, REPORT
 from claudebuild.untrusted_text import terminal_text
 
 CHUNK_PREFIX = ANALYZE + ":"

@@ -34,7 +34,7 @@ import pathspec
 from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Discovery, SkippedFile, SourceFile
-from claudebuild.repo_files import run_git
+from claudebuild.repo.git import run_git
 
 SNIFF_BYTES = 8192
 """Binary and generated checks look only at this much of the head of a file."""

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from claudebuild.chunk import split_lines
+from claudebuild.text_lines import split_lines
 from claudebuild.hashing import digest_json
 
 PLACEHOLDER = "[REDACTED-SECRET]"
@@ -61,7 +61,7 @@ _WHOLE_KEY_SHARE = 0.10
 @dataclass(frozen=True)
 class SecretHit:
     """Where one secret is: 1-based `line`, character offsets `start`..`end` within that line (as
-    `chunk.split_lines` splits the UTF-8-decoded file), and which detector found it. A secret over
+    `text_lines.split_lines` splits the UTF-8-decoded file), and which detector found it. A secret over
     several lines (a key block) ends at offset `end` of `end_line`; 0 means the same line."""
 
     line: int
@@ -100,7 +100,7 @@ def scan_content(path: str, data: bytes) -> FileScan:
         return FileScan((), "private key")
     lines = split_lines(text)
     covered = {number for hit in blocks for number in range(hit.line, hit.last_line + 1)}
-    from claudebuild.secret_gates import engine  # detect-secrets is imported on the first cache miss only
+    from claudebuild.secrets.gates import engine  # detect-secrets is imported on the first cache miss only
 
     found = [hit for hit in engine().scan(path, data, lines) if hit.line not in covered]
     found += [hit for hit in _aws_secret_keys(data, lines) if hit.line not in covered]
@@ -253,7 +253,7 @@ def redact(text: str, scan: FileScan) -> str:
     """`text` with every hit's characters replaced by `PLACEHOLDER`; all newlines (so line numbers) kept.
 
     `text` is the UTF-8-decoded file the scan was made from; lines are split as
-    `chunk.split_lines` splits them (only "\\n" ends a line, a CRLF's "\\r" is kept
+    `text_lines.split_lines` splits them (only "\\n" ends a line, a CRLF's "\\r" is kept
     outside the hit). Overlapping hits become one placeholder.
     """
     if not scan.hits:

@@ -19,12 +19,12 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 from doit.exceptions import InvalidDodoFile
 
-from claudebuild.build import Build
+from claudebuild.run.build import Build
 from claudebuild.config import load_config
 from claudebuild.errors import ClaudebuildError
-from claudebuild.progress import ProgressReporter
-from claudebuild.store import check_database
-from claudebuild.content_checker import XxhashChecker
+from claudebuild.engine.reporter import ProgressReporter
+from claudebuild.engine.store import check_database
+from claudebuild.engine.checker import XxhashChecker
 
 BACKEND_NAME = "claudebuild"  # registered under the entry point group doit.BACKEND
 

@@ -22,30 +22,30 @@ from typing import Any, TextIO
 import xxhash
 from doit.exceptions import TaskFailed
 
-from claudebuild.analyze import AnalysisContext, analyze_chunk
+from claudebuild.run.analyze import AnalysisContext, analyze_chunk
 from claudebuild.atomic_write import write_atomic
-from claudebuild.budget import CostHistory, PendingChunk, estimate, prioritise
-from claudebuild.calllog import CallLog
-from claudebuild.chunk import make_chunks
-from claudebuild.claude import ClaudeRunner
+from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
+from claudebuild.run.calllog import CallLog
+from claudebuild.pipeline.chunk import make_chunks
+from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
-from claudebuild.discover import discover_files
+from claudebuild.pipeline.discover import discover_files
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
-from claudebuild.lock import StateLock
+from claudebuild.run.lock import StateLock
 from claudebuild.model import Chunk, Discovery, Finding
-from claudebuild.progress import echo
-from claudebuild.prompt import answer_key
-from claudebuild.repo_files import ensure_untracked_state, open_repo_files
+from claudebuild.engine.reporter import echo
+from claudebuild.pipeline.prompt import answer_key
+from claudebuild.repo.git import ensure_untracked_state, open_repo_files
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
-from claudebuild.report import Report, build_report, exit_status
-from claudebuild.secret_scan import SCAN_FILE, SecretScanner, scanned_view
-from claudebuild.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
-from claudebuild.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
-from claudebuild.throttle import RunAborted, ThrottleGate, TokenBucket
-from claudebuild.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
+from claudebuild.pipeline.report import Report, build_report, exit_status
+from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
+from claudebuild.engine.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
+from claudebuild.engine.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
+from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
+from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
                                 read_suppressions, trusted_marker_lines)
 
 OWN_FILES = ("/claudebuild.toml", "/.claudeignore")

@@ -47,6 +47,7 @@ from itertools import accumulate
 
 import xxhash
 
+from claudebuild.text_lines import split_lines
 from claudebuild.model import Chunk, ChunkPart, SourceFile
 
 HASH_SEED = 0x636C_6175_6465_6275
@@ -123,20 +124,6 @@ def part_line_ranges(text: str, parts: int) -> list[tuple[int, int]]:
         first = end
     ranges.append((first + 1, len(lines)))
     return ranges
-
-
-def split_lines(text: str) -> list[str]:
-    """The lines of `text` as editors, `grep -n` and the fake reviewer number them.
-
-    Only "\\n" ends a line (unlike `str.splitlines`, which also splits at form
-    feeds, "\\x1c".."\\x1e", "\\x85" and U+2028/2029 and so would shift every
-    later line number); a final newline does not start another line, and the
-    "\\r" of a CRLF ending is dropped.
-    """
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def chunk_id_escape(text: str) -> str:

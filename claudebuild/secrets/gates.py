@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claudebuild.hashing import digest_json
-from claudebuild.secret_rules import (
+from claudebuild.secrets.rules import (
     DISABLED_FILTERS, ENTROPY_LIMITS, EXCLUDED_DETECTORS, SecretHit, file_extension, line_starts, text_position,
 )
 

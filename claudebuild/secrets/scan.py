@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from claudebuild.atomic_write import write_atomic
-from claudebuild.chunk import split_lines
+from claudebuild.text_lines import split_lines
 from claudebuild.hashing import hash_bytes
 from claudebuild.model import Finding
-from claudebuild.secret_rules import (
+from claudebuild.secrets.rules import (
     CLEAN, GENERIC_DETECTORS, PLACEHOLDER, FileScan, SecretHit, file_extension, redact, scan_content, settings_digest,
 )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from claudebuild.config import CONFIG_FILE, PYPROJECT_TABLE
 from claudebuild.errors import ClaudebuildError
-from claudebuild.repo_files import run_git
+from claudebuild.repo.git import run_git
 
 GIVEN = "given with -C"
 

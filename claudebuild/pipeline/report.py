@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from claudebuild.model import SEVERITIES, Chunk, ChunkResult, Discovery, Finding, SentFile, SkippedFile
-from claudebuild.triage import FindingRecord, SuppressedFinding, Suppression, gate_failures, triage
+from claudebuild.pipeline.triage import FindingRecord, SuppressedFinding, Suppression, gate_failures, triage
 
 MAX_TEXT = 4_000
 

@@ -23,7 +23,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from claudebuild.progress_state import Snapshot, format_seconds
+from claudebuild.engine.progress_state import Snapshot, format_seconds
 
 REFRESH_PER_SECOND = 4
 BAR_WIDTH = 40

@@ -27,14 +27,14 @@ import pathspec
 import xxhash
 
 from claudebuild.atomic_write import write_atomic
-from claudebuild.chunk import split_lines
+from claudebuild.text_lines import split_lines
 from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
-from claudebuild.fingerprint import fingerprint, normalise_code, unique_fingerprints
+from claudebuild.pipeline.fingerprint import fingerprint, normalise_code, unique_fingerprints
 from claudebuild.model import SEVERITIES, Finding
 
 if TYPE_CHECKING:
-    from claudebuild.report import Report
+    from claudebuild.pipeline.report import Report
 
 SUPPRESSIONS_FILE = "claudebuild-suppressions.toml"
 BASELINE_FILE = "claudebuild-baseline.json"

@@ -1,0 +1,1 @@
+"""Secret detection: payloads are scanned and redacted before they leave the machine."""
