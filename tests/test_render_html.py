@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from claudebuild.pipeline.fingerprint import fingerprint
+from claudebuild.pipeline.triage.fingerprint import fingerprint
 from claudebuild.model import Finding
 from claudebuild.render import html
 from claudebuild.pipeline.report import FailedChunk, Report
-from claudebuild.pipeline.triage import FindingRecord, SuppressedFinding
+from claudebuild.pipeline.triage.history import FindingRecord
+from claudebuild.pipeline.triage.suppress import SuppressedFinding
 
 XSS_TITLE = "<img src=x onerror=\"document.title='pwned'\">"
 XSS_MESSAGE = "</script><script>document.title='pwned'</script>\n<svg onload=\"document.title='pwned'\"></svg>"

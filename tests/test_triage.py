@@ -14,17 +14,12 @@ from claudebuild.model import Chunk, ChunkPart, ChunkResult, Discovery, SentFile
 from claudebuild.render import json_report, markdown, terminal
 from claudebuild.repo.git import RepoFiles
 from claudebuild.pipeline.report import Report, build_report, exit_status
-from claudebuild.pipeline.triage import (
-    gate_failures,
-    inline_markers,
-    load_previous_report,
-    load_source_lines,
-    read_baseline,
-    read_suppressions,
-    rule_matches,
-    Suppression,
-    save_baseline,
-)
+from claudebuild.pipeline.triage.baseline import read_baseline, save_baseline
+from claudebuild.pipeline.triage.evidence import load_source_lines
+from claudebuild.pipeline.triage.gate import gate_failures
+from claudebuild.pipeline.triage.history import load_previous_report
+from claudebuild.pipeline.triage.markers import inline_markers
+from claudebuild.pipeline.triage.suppress import Suppression, read_suppressions, rule_matches
 
 TODAY = date(2025, 6, 1)
 CHUNK_A = Chunk(id="app/a.py", parts=(ChunkPart("app/a.py"),))

@@ -16,7 +16,7 @@ from claudebuild.config import load_config, resolve_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding
 from claudebuild.repo.git import ensure_untracked_state, open_repo_files
-from claudebuild.pipeline.triage import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
+from claudebuild.pipeline.triage.suppress import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
 from conftest import git
 
 

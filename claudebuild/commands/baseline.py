@@ -6,7 +6,7 @@ import sys
 
 from claudebuild.run.build import Build
 from claudebuild.config import Config
-from claudebuild.pipeline.triage import save_baseline
+from claudebuild.pipeline.triage.baseline import save_baseline
 
 
 def record_baseline(config: Config) -> int:

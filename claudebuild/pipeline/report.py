@@ -6,7 +6,7 @@ absolute paths, no `..`), the line must exist in the range that was shown.
 Rejected findings are counted by reason, never shown as-is. Results of chunks
 that no longer exist are ignored here (and deleted from the DB by the caller).
 What happens to the valid findings next (fingerprints, evidence, suppressions, new /
-persisting / fixed, baseline) is `triage.py`'s job; this module only feeds it.
+persisting / fixed, baseline) is `pipeline/triage/`'s job; this module only feeds it.
 """
 
 from __future__ import annotations

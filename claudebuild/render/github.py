@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import STATUS_NEW
+from claudebuild.pipeline.triage.history import STATUS_NEW
 from claudebuild.untrusted_text import markdown_text, workflow_data, workflow_property
 
 ANNOTATION_TYPES = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}

@@ -15,7 +15,7 @@ import orjson
 
 from claudebuild.model import Finding
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import fingerprints_of
+from claudebuild.pipeline.triage.fingerprint import fingerprints_of
 from claudebuild.untrusted_text import json_strings
 
 GITLAB_SEVERITY = {"critical": "blocker", "high": "critical", "medium": "major", "low": "minor", "info": "info"}

@@ -22,7 +22,9 @@ from claudebuild.model import SEVERITIES, Finding
 from claudebuild.render.charts import Bar, bar_chart
 from claudebuild.render.html_style import CSS
 from claudebuild.pipeline.report import FailedChunk, Report
-from claudebuild.pipeline.triage import FindingRecord, SuppressedFinding, fingerprints_of
+from claudebuild.pipeline.triage.fingerprint import fingerprints_of
+from claudebuild.pipeline.triage.history import FindingRecord
+from claudebuild.pipeline.triage.suppress import SuppressedFinding
 from claudebuild.untrusted_text import html_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"

@@ -16,7 +16,8 @@ import orjson
 from claudebuild import __version__
 from claudebuild.model import Finding
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import SuppressedFinding, fingerprints_of
+from claudebuild.pipeline.triage.fingerprint import fingerprints_of
+from claudebuild.pipeline.triage.suppress import SuppressedFinding
 from claudebuild.untrusted_text import json_strings
 
 SCHEMA_VERSION = 1

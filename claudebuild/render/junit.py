@@ -19,7 +19,8 @@ from itertools import groupby
 
 from claudebuild.model import Finding
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import FindingRecord, fingerprints_of
+from claudebuild.pipeline.triage.fingerprint import fingerprints_of
+from claudebuild.pipeline.triage.history import FindingRecord
 from claudebuild.untrusted_text import xml_text
 
 

@@ -27,10 +27,10 @@ from urllib.parse import quote as url_quote
 import orjson
 
 from claudebuild import __version__
-from claudebuild.pipeline.fingerprint import FINGERPRINT_KEY
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import STATUS_NEW, fingerprints_of
+from claudebuild.pipeline.triage.fingerprint import FINGERPRINT_KEY, fingerprints_of
+from claudebuild.pipeline.triage.history import STATUS_NEW
 from claudebuild.untrusted_text import json_strings, sarif_text
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from claudebuild.model import SEVERITIES
 from claudebuild.pipeline.report import Report
-from claudebuild.pipeline.triage import gate_failures
+from claudebuild.pipeline.triage.gate import gate_failures
 from claudebuild.untrusted_text import terminal_text
 
 
