@@ -57,6 +57,7 @@ commands:
   analyze [-n N]         analyze new or changed chunks, N claude calls at a time
   report [-n N]          analyze what is out of date, then write the reports in .claudebuild/
   report --format F      ... and print one format (json, md, sarif, html, junit, gitlab, rdjson, github)
+  report --no-analyze    write the reports from the stored results only, never starting claude
   hook run|install       pre-commit: review the staged content of staged files
   merge DIR...           combine sharded CI runs (--shard K/N) into one cache and report
   config                 show every effective setting and where it came from
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="analyze what is stale, then write the report")
     _run_options(report)
     report.add_argument("--format", choices=FORMATS, help="also print this format to stdout (progress goes to stderr)")
+    report.add_argument("--no-analyze", dest="analyze", action="store_false",
+                        help="never start claude: report what is stored (e.g. after `merge`); chunks without a "
+                             "result are listed and fail the run like failed ones (unless --no-fail-on-error)")
     hook = sub.add_parser("hook", help="pre-commit hook")
     hook_sub = hook.add_subparsers(dest="hook_command", metavar="run|install", required=True)
     hook_run = hook_sub.add_parser("run", help="review the staged content of staged files")
@@ -259,7 +263,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
     return run_tasks(config, ["analyze"] if command == "analyze" else ["report"], options.jobs,
                      max_cost=options.max_cost, shard=Shard.parse(options.shard) if options.shard else None,
-                     print_format=getattr(options, "format", None))
+                     print_format=getattr(options, "format", None), analyze=getattr(options, "analyze", True))
 
 
 def _passthrough(options: argparse.Namespace, root: Path, doit_argv: list[str]) -> int:

@@ -44,7 +44,7 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
                     continue
                 save_values(config.db_path, name, values)
                 taken += 1
-        report, paths = build.publish()
+        report, paths = build.publish(ci=False)  # the step summary and annotations are `report`'s, once
     print(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
           + (f"; ignored {ignored} made from other file contents" if ignored else ""), file=out)
     print(terminal.render(report, paths=paths), file=out)

@@ -15,23 +15,29 @@ from claudebuild.render import terminal
 from claudebuild.render.formats import FORMATS
 from claudebuild.pipeline.report import exit_status
 from claudebuild.engine.tasks import analyze_task_name
+from claudebuild.untrusted_text import terminal_text
 
 SHOWN = 20
 
 
 def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
-              *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None) -> int:
+              *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None,
+              analyze: bool = True) -> int:
     """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
 
-    With `print_format`, progress goes to stderr so stdout carries only that format."""
+    With `print_format`, progress goes to stderr so stdout carries only that format (and, for
+    `github`, the annotations are that format: they are not printed a second time). Without
+    `analyze` (`report --no-analyze`) nothing is analyzed: the report is what is stored."""
     build = Build(config, shard=shard)
+    build.annotate = print_format != "github"
+    run = _run if analyze else _report_stored
     restore_signals = build.install_signal_handlers()
     try:
         with build.locked():  # the whole command, publishing included
             if not print_format:
-                return _run(build, list(targets), jobs, doit_args, max_cost)
+                return run(build, list(targets), jobs, doit_args, max_cost)
             with contextlib.redirect_stdout(sys.stderr):
-                code = _run(build, list(targets), jobs, doit_args, max_cost)
+                code = run(build, list(targets), jobs, doit_args, max_cost)
             sys.stdout.write(FORMATS[print_format][1](build.last_report or build.current_report()))
             return code
     finally:
@@ -69,6 +75,26 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
     return code
+
+
+def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
+    """`report --no-analyze`: the report from the stored results alone; `claude` is never started
+    (the merge job of a sharded CI run has none). A chunk without a current result is listed as
+    not analyzed and, like a failed one, fails the run unless `fail_on_error` is off."""
+    config = build.config
+    if not build.plan().chunks:
+        return _nothing_to_do(build)
+    report, paths = build.publish()
+    print(terminal.render(report, paths=paths, fail_on=config.fail_on), flush=True)
+    if report.pending:
+        print(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):",
+              flush=True)
+        for chunk in report.pending[:SHOWN]:
+            print(f"   not analyzed {terminal_text(chunk)}")
+        if len(report.pending) > SHOWN:
+            print(f"   ... and {len(report.pending) - SHOWN} more")
+    build.print_annotations(report)
+    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True)
 
 
 def _nothing_to_do(build: Build) -> int:

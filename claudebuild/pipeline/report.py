@@ -272,9 +272,12 @@ def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(best.values(), key=sort_key)
 
 
-def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "") -> int:
+def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "", missing_fails: bool = False) -> int:
     """1 when chunks failed (and the policy says so) or a finding fails `--fail-on`, else 0.
 
-    Which findings fail is `triage.gate_failures`: at or above `fail_on`, verified, not in the baseline.
+    `missing_fails`: a chunk without a current result counts as failed too (`report --no-analyze`,
+    where nothing will analyze it). Which findings fail is `triage.gate_failures`: at or above
+    `fail_on`, verified, not in the baseline.
     """
-    return 1 if (fail_on_error and report.failed) or gate_failures(report, fail_on) else 0
+    unfinished = report.failed or (missing_fails and report.pending)
+    return 1 if (fail_on_error and unfinished) or gate_failures(report, fail_on) else 0

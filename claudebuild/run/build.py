@@ -77,6 +77,8 @@ class Shard:
 class Plan:
     discovery: Discovery
     chunks: tuple[Chunk, ...]
+    all_ids: tuple[str, ...] = ()
+    """Every chunk id before `--shard` picked some: garbage collection keeps the results of all of them."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,9 @@ class Build:
         self.is_current = result_is_current(working_tree_hash(str(config.root), DEFAULT_HASHER), self.context.answer_digest)
         self._plan: Plan | None = None
         self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
+        self.annotate = True
+        """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
+        self._summary_written = False  # `$GITHUB_STEP_SUMMARY` gets one summary per command
         self._print_lock = threading.Lock()
 
     # -- planning ---------------------------------------------------------
@@ -163,10 +168,9 @@ class Build:
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
                                        claudeignore_text=self._trusted_claudeignore(), screen=self._screen)
             self.scanner.save()
-            chunks = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
-            if self.shard is not None:
-                chunks = tuple(chunk for chunk in chunks if self.shard.holds(chunk.id))
-            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks)
+            every = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
+            chunks = every if self.shard is None else tuple(chunk for chunk in every if self.shard.holds(chunk.id))
+            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks, tuple(chunk.id for chunk in every))
         return self._plan
 
     def _screen(self, path: str, data: bytes) -> str | None:
@@ -254,8 +258,7 @@ class Build:
     def _report_action(self) -> Any:
         report, paths = self.publish()
         self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            self._say(github.render(report))
+        self.print_annotations(report)
         if report.failed and self.config.fail_on_error:
             return TaskFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
         if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on):
@@ -305,11 +308,22 @@ class Build:
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
         return prioritise(pending)
 
-    def publish(self) -> tuple[Report, tuple[str, ...]]:
-        """Build the report, drop results of chunks that no longer exist, write the configured formats."""
+    def print_annotations(self, report: Report) -> None:
+        """GitHub workflow annotations, once, on the command's output (stdout unless it carries a format)."""
+        if self.annotate and os.environ.get("GITHUB_ACTIONS") == "true":
+            self.annotate = False
+            text = github.render(report).rstrip("\n")
+            if text:
+                self._say(text)
+
+    def publish(self, *, ci: bool = True) -> tuple[Report, tuple[str, ...]]:
+        """Build the report, drop results of chunks that no longer exist, write the configured formats.
+
+        `ci`: also append the step summary on GitHub Actions (once per command; `merge` leaves it to `report`)."""
         plan = self.plan()
         root = self.config.root
-        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk.id) for chunk in plan.chunks],
+        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk_id) for chunk_id in plan.all_ids or
+                                                  (chunk.id for chunk in plan.chunks)],
                          exists=lambda path: os.path.lexists(os.path.join(root, path)))
         previous_path = self.config.state_path / FORMATS["json"][0]
         previous = load_previous_report(previous_path) if "json" in self.config.formats else None
@@ -322,8 +336,8 @@ class Build:
             target = self.config.state_path / filename
             write_atomic(target, render(report))
             written.append(os.path.relpath(target, self.config.root))
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            github.write_step_summary(report, os.environ)
+        if ci and not self._summary_written and os.environ.get("GITHUB_ACTIONS") == "true":
+            self._summary_written = github.write_step_summary(report, os.environ)
         return report, tuple(written)
 
     # -- stopping ---------------------------------------------------------

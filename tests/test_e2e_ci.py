@@ -1,0 +1,142 @@
+"""CI paths end to end: sharded jobs, `merge` and `report --no-analyze` on a machine without claude,
+GitHub's step summary and annotations written once, and garbage collection that keeps other shards' results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from claudebuild.engine.store import read_task_values
+from claudebuild.fakeapi import FakeAnthropicServer, Fault
+from claudebuild.main import main
+
+from conftest import needs_claude, run_cli
+
+pytestmark = [needs_claude, pytest.mark.e2e]
+
+FILES = {
+    "app/db.py": "def find(cursor, name):\n    cursor.execute(f\"SELECT * FROM t WHERE n = '{name}'\")\n",
+    "app/api.py": "import os\n\n\ndef handle(request):\n    os.system('rm ' + request)\n",
+    "lib/text.py": "def shout(text):\n    # TODO: unicode\n    return text.upper()\n",
+    "lib/num.py": "def double(x):\n    return x * 2\n",
+    "lib/calc.py": "def calc(expr):\n    return eval(expr)\n",
+    "web/view.py": "def view(page):\n    return page\n",
+}
+FAST = "max_files_per_chunk = 1\nbackoff_base = 0.2\nbackoff_max = 1\n"
+BAD_REQUEST = Fault(match='FILE "lib/num.py"', status=400, error_type="invalid_request_error", message="bad request for the test")
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    return make_repo(FILES, config=FAST)
+
+
+def no_claude(tmp_path: Path) -> dict[str, str]:
+    """The environment of a CI job that has no claude installed: any start of it would fail loudly."""
+    return {**os.environ, "CLAUDEBUILD_CLAUDE": str(tmp_path / "no-claude-here"), "PATH": "/usr/bin:/bin"}
+
+
+def github_env(tmp_path: Path, base: dict[str, str] | None = None) -> dict[str, str]:
+    return {**(base or os.environ), "GITHUB_ACTIONS": "true", "CI": "true",
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")}
+
+
+def shard_copies(repo: Path, tmp_path: Path, count: int) -> list[Path]:
+    """Run `report --shard K/N` in N copies of `repo`, as N CI jobs would; their state directories."""
+    states = []
+    for index in range(1, count + 1):
+        copy = tmp_path / f"job{index}"
+        shutil.copytree(repo, copy)
+        main(["-C", str(copy), "report", "--shard", f"{index}/{count}", "--no-fail-on-error"])
+        states.append(copy / ".claudebuild")
+    return states
+
+
+def stored(root: Path) -> dict[str, dict]:
+    return read_task_values(root / ".claudebuild" / "doit.sqlite")
+
+
+def test_merge_and_report_without_analysis_work_with_no_claude_installed(repo: Path, fake_api: FakeAnthropicServer,
+                                                                        tmp_path: Path) -> None:
+    fake_api.add_fault(BAD_REQUEST)
+    states = shard_copies(repo, tmp_path, 2)
+    calls = len(fake_api.message_requests())
+    env = no_claude(tmp_path)
+    merged = run_cli(["merge", *map(str, states)], cwd=repo, env=env)
+    assert merged.returncode == 1, merged.stdout + merged.stderr  # one chunk failed in its shard
+    done = run_cli(["report", "--no-analyze"], cwd=repo, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "not found" not in done.stdout + done.stderr
+    assert "FAILED lib/num.py" in done.stdout
+    report = json.loads((repo / ".claudebuild/report.json").read_text())
+    assert [failed["chunk"] for failed in report["failed_chunks"]] == ["lib/num.py"]
+    assert {f["file"] for f in report["findings"]} >= {"app/db.py", "app/api.py", "lib/calc.py"}
+    assert run_cli(["report", "--no-analyze", "--no-fail-on-error"], cwd=repo, env=env).returncode == 0
+    assert len(fake_api.message_requests()) == calls
+
+
+def test_report_without_analysis_lists_chunks_that_have_no_result_and_fails_on_them(repo: Path,
+                                                                                    fake_api: FakeAnthropicServer) -> None:
+    assert main(["-C", str(repo), "report"]) == 0
+    (repo / "lib/num.py").write_text("def double(x):\n    return x + x\n")
+    calls = len(fake_api.message_requests())
+    done = run_cli(["report", "--no-analyze"], cwd=repo)
+    assert done.returncode == 1
+    assert "not analyzed lib/num.py" in done.stdout
+    assert json.loads((repo / ".claudebuild/report.json").read_text())["pending_chunks"] == ["lib/num.py"]
+    assert run_cli(["report", "--no-analyze", "--no-fail-on-error"], cwd=repo).returncode == 0
+    assert len(fake_api.message_requests()) == calls
+
+
+def test_a_sharded_report_keeps_the_stored_results_of_the_other_shards(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    fake_api.add_fault(BAD_REQUEST)  # a failed result records no files sent: it must survive the other shards too
+    assert main(["-C", str(repo), "report", "--no-fail-on-error"]) == 0
+    before = set(stored(repo))
+    assert len(before) == len(FILES)
+    for index in (1, 2, 3):
+        assert main(["-C", str(repo), "report", "--shard", f"{index}/3", "--no-fail-on-error"]) == 0
+        assert set(stored(repo)) == before
+
+
+def test_merge_writes_no_step_summary_and_report_writes_it_once(repo: Path, fake_api: FakeAnthropicServer,
+                                                               tmp_path: Path) -> None:
+    states = shard_copies(repo, tmp_path, 2)
+    env = github_env(tmp_path, no_claude(tmp_path))
+    summary = Path(env["GITHUB_STEP_SUMMARY"])
+    merged = run_cli(["merge", *map(str, states)], cwd=repo, env=env)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert not summary.exists()
+    assert "::" not in merged.stdout + merged.stderr
+    done = run_cli(["report", "--no-analyze", "--fail-on", "high"], cwd=repo, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert summary.read_text().count("## claudebuild") == 1
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert len(annotations) >= 3 and len(set(annotations)) == len(annotations)
+    assert "::" not in done.stderr
+
+
+def test_annotations_are_printed_once_on_stdout_by_a_report_that_analyzes(repo: Path, fake_api: FakeAnthropicServer,
+                                                                         tmp_path: Path) -> None:
+    env = github_env(tmp_path)
+    done = run_cli(["report"], cwd=repo, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert any("file=app/api.py" in line for line in annotations)
+    assert len(set(annotations)) == len(annotations)
+    assert "::" not in done.stderr
+    assert Path(env["GITHUB_STEP_SUMMARY"]).read_text().count("## claudebuild") == 1
+
+
+def test_report_format_github_prints_the_annotations_once(repo: Path, fake_api: FakeAnthropicServer, tmp_path: Path) -> None:
+    env = github_env(tmp_path)
+    done = run_cli(["report", "--format", "github"], cwd=repo, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    annotations = [line for line in done.stdout.splitlines() if line.startswith("::")]
+    assert annotations and len(set(annotations)) == len(annotations)
+    assert "::" not in done.stderr
+    assert Path(env["GITHUB_STEP_SUMMARY"]).read_text().count("## claudebuild") == 1
