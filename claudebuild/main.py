@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     hook_install.add_argument("--force", action="store_true", help="replace an existing pre-commit hook")
     merge = sub.add_parser("merge", help="combine shard results")
     merge.add_argument("sources", nargs="+", type=Path, help="each shard's .claudebuild/ directory (or its repository)")
+    merge.add_argument("--no-fail-on-error", dest="fail_on_error", action="store_false", default=None,
+                       help="exit 0 even when a shard had failed chunks (the report still lists them)")
     show = sub.add_parser("config", help="show the effective settings")
     show.add_argument("--json", action="store_true", help="as JSON")
     ask = sub.add_parser("ask", help="ask a follow-up question on a chunk's stored Claude session")

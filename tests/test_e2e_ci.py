@@ -69,6 +69,7 @@ def test_merge_and_report_without_analysis_work_with_no_claude_installed(repo: P
     env = no_claude(tmp_path)
     merged = run_cli(["merge", *map(str, states)], cwd=repo, env=env)
     assert merged.returncode == 1, merged.stdout + merged.stderr  # one chunk failed in its shard
+    assert run_cli(["merge", "--no-fail-on-error", *map(str, states)], cwd=repo, env=env).returncode == 0
     done = run_cli(["report", "--no-analyze"], cwd=repo, env=env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "not found" not in done.stdout + done.stderr
