@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from claudebuild.checks import Check, PathRule, parse_checks, parse_rules
 from claudebuild.pipeline.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
@@ -89,6 +90,15 @@ class Config:
     fail_on: str = ""
     config_from: str = ""
     """A git ref (e.g. the pull request's base) to read the repository's settings files from; "" = working tree."""
+    checks: tuple[Check, ...] = ()
+    """`[[checks]]`: named reviews, each its own task family; none: the one default review (`analyze:<chunk>`)."""
+    rules: tuple[PathRule, ...] = ()
+    """`[[rules]]`: house rules added to the prompt of the chunks whose files they match."""
+    verify: bool = False
+    """Verify each finding at or above `verify_min_severity` with a second, independent call."""
+    verify_min_severity: str = "medium"
+    verify_model: str = ""
+    """The verification calls' model; "" = the check's model."""
 
     @property
     def state_path(self) -> Path:
@@ -214,6 +224,10 @@ def _validated(table: Mapping[str, Any], source: str, files: RepoFiles, *, repos
             raise ClaudebuildError(_machine_key_message(source, key))
         if key == "instructions_file":
             result["instructions"] = _instructions(files, value, source, repository=repository)
+            continue
+        if key in ("checks", "rules"):
+            parse = parse_checks if key == "checks" else parse_rules
+            result[key] = parse(value, source, lambda name, where: _instructions(files, name, where, repository=repository))
             continue
         if key not in _SETTABLE:
             guess = difflib.get_close_matches(key, [*_SETTABLE, "instructions_file"], n=1)
@@ -400,7 +414,7 @@ def _check_range(key: str, value: Any, source: str) -> None:
         unknown = [item for item in value if item not in FORMATS]
         if unknown:
             raise ClaudebuildError(f"{source}: unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
-    if key in ("min_severity", "fail_on") and value not in SEVERITIES and not (key == "fail_on" and value in ("", "none")):
+    if key in ("min_severity", "fail_on", "verify_min_severity") and value not in SEVERITIES and not (key == "fail_on" and value in ("", "none")):
         raise ClaudebuildError(f"{source}: {key} must be one of {', '.join(SEVERITIES)}, got {value!r}")
     if key in ("model", "claude_bin", "state_dir", "baseline_file", "suppressions_file") and not value.strip():
         raise ClaudebuildError(f"{source}: {key} must not be empty")

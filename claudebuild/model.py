@@ -91,6 +91,13 @@ class Finding:
     status: str = ""  # "new" or "persisting" against the previous report; "" when there is none
     verified: bool = True  # False when `quote` does not occur in the file: the model may have invented it
     suppression_ignored: str = ""  # why a suppression next to it was not honoured (added by the change under review)
+    check: str = ""  # the named check (`[[checks]]`) that found it; "" for the default review
+
+    @property
+    def rule_id(self) -> str:
+        """The category, prefixed with the check's name (`security/security/eval`) when a named check found it:
+        what reports show as the rule, so one category found by two checks stays two rules."""
+        return f"{self.check}/{self.category}" if self.check else self.category
 
 
 @dataclass(frozen=True)
@@ -131,3 +138,5 @@ class ChunkResult:
     answer_digest: str = ""
     bytes_sent: int = 0
     sent: tuple[SentFile, ...] = field(default=())
+    check: str = ""
+    """The named check this result belongs to ("" for the default review): its findings carry it."""

@@ -126,7 +126,8 @@ def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float
         print(f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}")
     if len(chosen) > SHOWN:
         print(f"   ... and {len(chosen) - SHOWN} more")
-    return [analyze_task_name(item.chunk) for item in chosen]
+    tasks = {job.chunk.id: job.task for job in build.plan().jobs}
+    return [tasks.get(item.chunk, analyze_task_name(item.chunk)) for item in chosen]
 
 
 def _remaining(pending: Sequence[str], budget: Budget | None) -> None:
@@ -151,7 +152,8 @@ def run_passthrough(config: Config, argv: Sequence[str]) -> int:
     build = Build(config)
     with build.locked():
         if argv and argv[0] in NAMES_TASKS:
-            known = {"analyze", "report", *(analyze_task_name(chunk.id) for chunk in build.plan().chunks)}
+            known = {"analyze", "report", *(check.name for check in config.checks),
+                     *(job.task for job in build.plan().jobs)}
             unknown = [name for name in argv[1:] if not name.startswith("-") and name not in known]
             if unknown:
                 raise ClaudebuildError(f"no task named {unknown[0]!r}: `claudebuild list --all` shows the task names")

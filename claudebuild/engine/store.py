@@ -105,7 +105,7 @@ def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> 
     try:
         conn = _connect(db_path)
         try:
-            rows = _analyze_rows(conn)
+            rows = _analyze_rows(conn, _families(wanted or ()))
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
@@ -137,7 +137,7 @@ def drop_stale_tasks(db_path: Path, current: Iterable[str], exists: Callable[[st
     try:
         conn = _connect(db_path)
         try:
-            rows = _analyze_rows(conn)
+            rows = _analyze_rows(conn, _families(keep))
             stale = [name for name, data in rows if name not in keep and not _made_from_existing(data, exists)]
             if stale:
                 conn.executemany("delete from doit where task_id = ?", [(name,) for name in stale])
@@ -149,7 +149,12 @@ def drop_stale_tasks(db_path: Path, current: Iterable[str], exists: Callable[[st
     return stale
 
 
-def _analyze_rows(conn: sqlite3.Connection) -> list[tuple[Any, Any]]:
+def _families(task_names: Iterable[str]) -> tuple[str, ...]:
+    """The task-name prefixes to read: `analyze:` always, and each named check's (`security:`)."""
+    return tuple(sorted({ANALYZE_PREFIX} | {name.partition(":")[0] + ":" for name in task_names if ":" in name}))
+
+
+def _analyze_rows(conn: sqlite3.Connection, prefixes: tuple[str, ...] = (ANALYZE_PREFIX,)) -> list[tuple[Any, Any]]:
     """Every analyze task's (task_id, task_data); none while the `doit` table does not exist yet.
 
     sqlite creates the file on connect, before doit creates its table, so a run interrupted
@@ -157,7 +162,10 @@ def _analyze_rows(conn: sqlite3.Connection) -> list[tuple[Any, Any]]:
     empty cache, not a corrupt one. A file that is not a database fails on `sqlite_master`."""
     if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is None:
         return []
-    rows: list[tuple[Any, Any]] = conn.execute("select task_id, task_data from doit where task_id like 'analyze:%'").fetchall()
+    rows: list[tuple[Any, Any]] = []
+    for prefix in prefixes:  # `like` treats `_` as a wildcard: the prefix test itself is exact
+        found = conn.execute("select task_id, task_data from doit where task_id like ? || '%'", (prefix,)).fetchall()
+        rows += [(task_id, data) for task_id, data in found if str(task_id).startswith(prefix)]
     return rows
 
 

@@ -23,6 +23,7 @@ from claudebuild.fakeapi.conversation import (
     user_text,
 )
 from claudebuild.fakeapi.faults import Fault
+from claudebuild.fakeapi.directives import rules_for
 from claudebuild.fakeapi.reviewer import files_in, review
 from claudebuild.fakeapi.sse import Reply, Usage
 
@@ -69,7 +70,7 @@ def build_reply(body: dict[str, Any], seq: int, fault: Fault | None = None) -> R
         elif fault is not None and fault.findings is not None:
             tool_input = {"findings": list(fault.findings)}
         else:
-            tool_input = {"findings": review(text)}
+            tool_input = {"findings": review(text, rules_for(text))}
         block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{seq:016d}",
                                  "name": STRUCTURED_OUTPUT_TOOL, "input": tool_input}
         output_chars, stop_reason = len(json.dumps(tool_input)), "tool_use"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -146,6 +146,8 @@ def build_report(
         analyzed.add(chunk.id)
         for raw in result.raw_findings:
             finding, reason = validate_finding(raw, chunk, result.sent)
+            if finding is not None and result.check:
+                finding = replace(finding, check=result.check)
             if finding is None:
                 rejected[reason] = rejected.get(reason, 0) + 1
             elif SEVERITIES.index(finding.severity) <= threshold:
@@ -263,10 +265,10 @@ def sort_key(finding: Finding) -> tuple[Any, ...]:
 
 
 def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
-    """One finding per (file, line, category), keeping the most severe; sorted by file and line."""
-    best: dict[tuple[str, int, str], Finding] = {}
+    """One finding per (check, file, line, category), keeping the most severe; sorted by file and line."""
+    best: dict[tuple[str, str, int, str], Finding] = {}
     for finding in sorted(findings, key=sort_key):
-        key = (finding.file, finding.line, finding.category.lower())
+        key = (finding.check, finding.file, finding.line, finding.category.lower())
         if key not in best:
             best[key] = finding
     return sorted(best.values(), key=sort_key)

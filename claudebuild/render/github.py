@@ -38,7 +38,7 @@ def annotation(finding: Finding) -> str:
         "file": finding.file,
         "line": str(finding.line),
         "endLine": str(max(finding.end_line, finding.line)),
-        "title": f"{finding.title} [{finding.category}]" + (" (new)" if finding.status == STATUS_NEW else ""),
+        "title": f"{finding.title} [{finding.rule_id}]" + (" (new)" if finding.status == STATUS_NEW else ""),
     }
     joined = ",".join(f"{key}={workflow_property(value)}" for key, value in properties.items())
     return f"::{kind} {joined}::{workflow_data(finding.message or finding.title)}"
@@ -90,7 +90,7 @@ def _finding_rows(findings: tuple[Finding, ...], budget: int) -> list[str]:
     used = 0
     for number, finding in enumerate(sorted(findings, key=_severity_order)):
         row = (
-            f"| {finding.severity} | {markdown_text(finding.file)} | {_lines(finding)} | {markdown_text(finding.category)} "
+            f"| {finding.severity} | {markdown_text(finding.file)} | {_lines(finding)} | {markdown_text(finding.rule_id)} "
             f"| **{markdown_text(finding.title)}**{_marks(finding)} {markdown_text(finding.message)} |"
         )
         used += len(row.encode()) + 1

@@ -36,7 +36,7 @@ def issue(finding: Finding, fingerprint: str) -> dict[str, Any]:
     return {
         "type": "issue",
         "engine_name": "claudebuild",
-        "check_name": finding.category,
+        "check_name": finding.rule_id,
         "description": _description(finding),
         "categories": [CATEGORIES.get(prefix, "Bug Risk")],
         "fingerprint": fingerprint,

@@ -135,7 +135,7 @@ def finding_html(finding: Finding, fingerprint: str, baselined: bool = False) ->
         f'<article class="finding sev-{text(finding.severity)}" id="f-{text(fingerprint)}">'
         f'<div class="head">{_badge(finding.severity)}{finding_marks(finding, baselined)}'
         f'<h3 class="title">{text(finding.title)}</h3>'
-        f'<span class="where">{_lines(finding)}</span><span class="category mono">{text(finding.category)}</span>'
+        f'<span class="where">{_lines(finding)}</span><span class="category mono">{text(finding.rule_id)}</span>'
         f'<a class="id mono" href="#f-{text(fingerprint)}" title="fingerprint">{text(fingerprint)}</a></div>'
         f"{message}{quote}</article>"
     )
@@ -191,7 +191,7 @@ def _suppressed_row(item: SuppressedFinding) -> list[str]:
     f = item.finding
     reason = text(item.reason) if item.reason else '<span class="meta">no reason given</span>'
     return [f'<span class="mono">{text(f.file)}</span>', str(f.line), _badge(f.severity),
-            f'<span class="mono">{text(f.category)}</span>', text(f.title),
+            f'<span class="mono">{text(f.rule_id)}</span>', text(f.title),
             f'{text(item.source)}: <span class="mono">{text(item.matched)}</span>', reason]
 
 

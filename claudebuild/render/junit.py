@@ -33,7 +33,7 @@ def _element(parent: ET.Element, tag: str, text: str = "", **attributes: str) ->
 
 def _failure_text(finding: Finding) -> str:
     where = f"{finding.file}:{finding.line}" + (f"-{finding.end_line}" if finding.end_line > finding.line else "")
-    parts = [f"{where}: {finding.severity} [{finding.category}] {finding.title}", finding.message]
+    parts = [f"{where}: {finding.severity} [{finding.rule_id}] {finding.title}", finding.message]
     if finding.quote:
         parts.append(finding.quote)
     return "\n\n".join(part for part in parts if part)
@@ -52,7 +52,7 @@ def _file_suite(root: ET.Element, path: str, pairs: list[tuple[Finding, str]], f
     suite = _element(root, "testsuite", name=path, tests=str(len(pairs) + len(fixed)), failures=str(failures), errors="0",
                      skipped=str(len(pairs) - failures))
     for (finding, fingerprint), skip in zip(pairs, skips):
-        case = _element(suite, "testcase", name=f"{finding.category} [{fingerprint}]", classname=path,
+        case = _element(suite, "testcase", name=f"{finding.rule_id} [{fingerprint}]", classname=path,
                         file=path, line=str(finding.line))
         if skip:
             _element(case, "skipped", message=skip)

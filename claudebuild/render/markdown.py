@@ -68,7 +68,7 @@ def _findings(report: Report) -> list[str]:
                 text += f" {markdown_code(finding.quote)}"
             status = f" {status_text(finding, report)} |" if show_status else ""
             lines.append(f"| {_where(finding.line, finding.end_line)} | {finding.severity} |{status} "
-                         f"{markdown_text(finding.category)} | {text} |")
+                         f"{markdown_text(finding.rule_id)} | {text} |")
         lines.append("")
     return lines
 
@@ -86,7 +86,7 @@ def _suppressed(report: Report) -> list[str]:
     for item in report.suppressed_findings:
         f = item.finding
         reason = markdown_text(item.reason) if item.reason else "_no reason given_"
-        lines.append(f"| {markdown_code(f.file)} | {f.line} | {markdown_text(f.category)} | {markdown_text(f.title)} "
+        lines.append(f"| {markdown_code(f.file)} | {f.line} | {markdown_text(f.rule_id)} | {markdown_text(f.title)} "
                      f"| {item.source}: {markdown_code(item.matched)} | {reason} |")
     return lines + [""]
 

@@ -36,7 +36,7 @@ def diagnostic(finding: Finding) -> dict[str, Any]:
             "range": {"start": {"line": finding.line}, "end": {"line": max(finding.end_line, finding.line)}},
         },
         "severity": LEVELS[finding.severity],
-        "code": {"value": finding.category},
+        "code": {"value": finding.rule_id},
     }
 
 

@@ -64,13 +64,13 @@ def run_prefixes(findings: tuple[Finding, ...]) -> dict[Finding, str]:
     """
     counts: dict[str, int] = {}
     for finding in findings:
-        prefix = category_prefix(finding.category)
+        prefix = category_prefix(finding.rule_id)
         counts[prefix] = counts.get(prefix, 0) + 1
     kept = set(counts)
     if len(counts) > MAX_RUNS:
         ranked = sorted((p for p in counts if p != "general"), key=lambda prefix: (-counts[prefix], prefix))
         kept = set(ranked[: MAX_RUNS - 1]) | {"general"}
-    return {f: (p if p in kept else "general") for f in findings for p in [category_prefix(f.category)]}
+    return {f: (p if p in kept else "general") for f in findings for p in [category_prefix(f.rule_id)]}
 
 
 def artifact_uri(path: str) -> str:
@@ -123,7 +123,7 @@ def _result(finding: Finding, rule_index: int, fingerprint: str, security: bool,
     if report.compared:
         extra["baselineState"] = "new" if finding.status == STATUS_NEW else "unchanged"
     return {
-        "ruleId": finding.category,
+        "ruleId": finding.rule_id,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
         "message": {"text": _message(finding)},
@@ -162,10 +162,10 @@ def _run(prefix: str, pairs: list[tuple[Finding, str]], report: Report) -> dict[
     """One run for one prefix; `pairs` are its findings with their fingerprints, in report order."""
     security = _is_security(prefix)
     findings = [finding for finding, _ in pairs]
-    categories = sorted({finding.category for finding in findings})
-    rules = [_rule(category, [f for f in findings if f.category == category], security) for category in categories]
+    categories = sorted({finding.rule_id for finding in findings})
+    rules = [_rule(category, [f for f in findings if f.rule_id == category], security) for category in categories]
     index = {category: number for number, category in enumerate(categories)}
-    results = [_result(f, index[f.category], fp, security, report) for f, fp in pairs]
+    results = [_result(f, index[f.rule_id], fp, security, report) for f, fp in pairs]
     return {
         "tool": {
             "driver": {

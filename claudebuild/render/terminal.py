@@ -36,7 +36,7 @@ def triage_lines(report: Report, fail_on: str = "") -> list[str]:
         lines.append(f"  gate --fail-on {fail_on}: {verdict}")
         for finding in failures[:10]:
             lines.append(f"    {terminal_text(finding.file)}:{finding.line}: {finding.severity}: {terminal_text(finding.title)} "
-                         f"[{terminal_text(finding.category)}]")
+                         f"[{terminal_text(finding.rule_id)}]")
         if len(failures) > 10:
             lines.append(f"    ... and {len(failures) - 10} more (see the report)")
     return lines
@@ -48,7 +48,7 @@ def _ignored_suppression_lines(report: Report) -> list[str]:
     if not ignored:
         return []
     lines = [f"  suppressions not trusted: {len(ignored)} (added by the change under review; the findings stay)"]
-    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.category)}]"
+    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.rule_id)}]"
               for f in ignored[:10]]
     if len(ignored) > 10:
         lines.append(f"    ... and {len(ignored) - 10} more (see the report)")

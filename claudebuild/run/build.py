@@ -15,18 +15,22 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import cached_property
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import xxhash
 from doit.exceptions import TaskFailed
 
+from claudebuild.engine.check_tasks import check_tasks
+from claudebuild.pipeline.check_plan import plan_checks
+from claudebuild.run.jobs import Job, check_view, make_jobs
+
 from claudebuild.run.analyze import AnalysisContext, analyze_chunk
 from claudebuild.atomic_write import write_atomic
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
-from claudebuild.pipeline.chunk import make_chunks
 from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
@@ -43,7 +47,7 @@ from claudebuild.render.formats import FORMATS
 from claudebuild.pipeline.report import Report, build_report, exit_status
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
 from claudebuild.engine.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
-from claudebuild.engine.tasks import analyze_task_name, analyze_tasks, covers, report_task, result_is_current, working_tree_hash
+from claudebuild.engine.tasks import covers, report_task, result_is_current, working_tree_hash
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
                                 read_suppressions, trusted_marker_lines)
@@ -77,8 +81,19 @@ class Shard:
 class Plan:
     discovery: Discovery
     chunks: tuple[Chunk, ...]
-    all_ids: tuple[str, ...] = ()
-    """Every chunk id before `--shard` picked some: garbage collection keeps the results of all of them."""
+    """Every job's chunk, by its report id (the plain chunk id unless `[[checks]]` name checks)."""
+    jobs: tuple[Job, ...] = ()
+    """One per analyze task: the chunk with the check's prompt and model (see run/jobs.py)."""
+    all_tasks: tuple[str, ...] = ()
+    """Every job's task name before `--shard` picked some: garbage collection keeps the results of all of them."""
+
+    def job(self, chunk_id: str) -> Job | None:
+        """The job of the chunk with this report id."""
+        return self._jobs_by_id.get(chunk_id)
+
+    @cached_property
+    def _jobs_by_id(self) -> dict[str, Job]:
+        return {job.chunk.id: job for job in self.jobs}
 
 
 @dataclass(frozen=True)
@@ -139,6 +154,7 @@ class Build:
         """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
         self._summary_written = False  # `$GITHUB_STEP_SUMMARY` gets one summary per command
         self._print_lock = threading.Lock()
+        self._job_contexts: dict[str, AnalysisContext] = {}
 
     # -- planning ---------------------------------------------------------
     @contextmanager
@@ -168,9 +184,12 @@ class Build:
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
                                        claudeignore_text=self._trusted_claudeignore(), screen=self._screen)
             self.scanner.save()
-            every = make_chunks(discovery.files, max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
-            chunks = every if self.shard is None else tuple(chunk for chunk in every if self.shard.holds(chunk.id))
-            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), chunks, tuple(chunk.id for chunk in every))
+            every = plan_checks(discovery.files, checks=self.config.checks, rules=self.config.rules,
+                                max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
+            planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
+            jobs = make_jobs(self.config, planned)
+            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
+                              tuple(item.task for item in every))
         return self._plan
 
     def _screen(self, path: str, data: bytes) -> str | None:
@@ -220,12 +239,8 @@ class Build:
     def task_creators(self) -> dict[str, Callable[[], Any]]:
         def task_analyze() -> Any:
             """analyze every chunk with claude -p (cached by content)"""
-            return analyze_tasks(
-                self.plan().chunks,
-                answer_key=answer_key(self.config),
-                action_for=self._analyze_action,
-                uptodate=self.is_current,
-            )
+            return check_tasks(self.plan().jobs, self.config.checks, action_for=self._analyze_action,
+                               uptodate_for=self._uptodate_for)
 
         def task_report() -> Any:
             """merge every chunk's result into the report"""
@@ -233,15 +248,32 @@ class Build:
 
         return {"task_analyze": task_analyze, "task_report": task_report}
 
-    def _analyze_action(self, chunk: Chunk) -> Callable[[], Any]:
+    def _uptodate_for(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
+        if job.answer_digest == self.context.answer_digest:
+            return self.is_current
+        return result_is_current(working_tree_hash(str(self.config.root), DEFAULT_HASHER), job.answer_digest)
+
+    def job_context(self, job: Job) -> AnalysisContext:
+        """The run's context with the job's settings; the coordinators (gate, budget, tokens) stay shared."""
+        if job.config is self.config:
+            return self.context
+        context = self._job_contexts.get(job.answer_digest)
+        if context is None:
+            context = self._job_contexts[job.answer_digest] = replace(self.context, config=job.config,
+                                                                       answer_digest=job.answer_digest)
+        return context
+
+    def _analyze_action(self, job: Job) -> Callable[[], Any]:
+        chunk = job.chunk
+
         def action() -> Any:
-            name = analyze_task_name(chunk.id)
+            name = job.task
             previous = read_task_values(self.config.db_path, [name]).get(name)
             if previous and self.current(chunk, previous):
                 self._say(f"   reuse {chunk.id}  (stored result matches these files)")
                 return previous
             try:
-                result = analyze_chunk(self.context, chunk)
+                result = analyze_chunk(self.job_context(job), chunk)
             except RunAborted as aborted:
                 return TaskFailed(str(aborted))
             except ClaudebuildError as error:  # e.g. the CLI is missing: no chunk can succeed
@@ -250,7 +282,7 @@ class Build:
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 self._say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
-            return result_to_values(result)
+            return result_to_values(replace(result, check=job.check) if job.check else result)
 
         action.__name__ = f"analyze_{chunk.id}"
         return action
@@ -269,9 +301,9 @@ class Build:
     def current_report(self, previous: tuple[FindingRecord, ...] | None = None) -> Report:
         """The report from every stored result, triaged against the files as they are now."""
         plan = self.plan()
-        names = {analyze_task_name(chunk.id): chunk.id for chunk in plan.chunks}
+        names = {job.task: job.chunk.id for job in plan.jobs}
         stored = read_task_values(self.config.db_path, names)
-        results = {names[name]: values_to_result(values) for name, values in stored.items()}
+        results = {names[name]: check_view(values_to_result(values), self.config) for name, values in stored.items()}
         chunks = {chunk.id: chunk for chunk in plan.chunks}
         stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items())
                           if not self.current(chunks[chunk], values))
@@ -286,12 +318,15 @@ class Build:
 
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
-        return self.is_current(None, values) and covers(chunk, values)
+        job = self.plan().job(chunk.id) if self.config.checks or self.config.rules else None
+        is_current = self.is_current if job is None else self._uptodate_for(job)
+        return is_current(None, values) and covers(chunk, values)
 
     def pending_chunks(self) -> list[PendingChunk]:
         """Chunks whose stored result is missing or out of date, with a cost estimate each, best first."""
         plan = self.plan()
-        names = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
+        names = {job.task: job.chunk for job in plan.jobs}
+        models = {job.task: job.config.model for job in plan.jobs}
         stored = read_task_values(self.config.db_path, names)
         sizes = {file.path: file.size for file in plan.discovery.files}
         results = {name: values_to_result(values) for name, values in stored.items()}
@@ -303,7 +338,7 @@ class Build:
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
             past = results.get(name)
-            cost = estimate(self.config.model, size, past.cost_usd if past else None,
+            cost = estimate(models[name], size, past.cost_usd if past else None,
                             past.bytes_sent if past else None, history)
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
         return prioritise(pending)
@@ -322,8 +357,7 @@ class Build:
         `ci`: also append the step summary on GitHub Actions (once per command; `merge` leaves it to `report`)."""
         plan = self.plan()
         root = self.config.root
-        drop_stale_tasks(self.config.db_path, [analyze_task_name(chunk_id) for chunk_id in plan.all_ids or
-                                                  (chunk.id for chunk in plan.chunks)],
+        drop_stale_tasks(self.config.db_path, plan.all_tasks or [job.task for job in plan.jobs],
                          exists=lambda path: os.path.lexists(os.path.join(root, path)))
         previous_path = self.config.state_path / FORMATS["json"][0]
         previous = load_previous_report(previous_path) if "json" in self.config.formats else None

@@ -1,0 +1,50 @@
+"""Jobs -> doit task dicts: one task family per check, and `analyze` running them all.
+
+Without `[[checks]]` the tasks are exactly today's `analyze:<chunk>` (see `tasks.analyze_tasks`).
+With checks, each check is a group task of its own name (`doit security`) whose subtasks are
+`security:<chunk>`, and `analyze` is a group depending on every check, so `doit -n 5 analyze` runs
+them all and `doit list` shows each check with its doc.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from doit.tools import config_changed
+
+from claudebuild.checks import Check
+from claudebuild.engine.tasks import ANALYZE, describe
+from claudebuild.run.jobs import Job
+
+ANALYZE_DOC = "analyze every chunk with claude -p (cached by content)"
+
+
+def check_tasks(
+    jobs: Sequence[Job],
+    checks: Sequence[Check],
+    *,
+    action_for: Callable[[Job], Callable[[], Any]],
+    uptodate_for: Callable[[Job], Callable[[Any, dict[str, Any]], bool]],
+) -> Iterator[dict[str, Any]]:
+    """The body of `task_analyze`: group docs first, then one subtask per job."""
+    if not checks:
+        yield {"basename": ANALYZE, "name": None, "doc": ANALYZE_DOC}
+    else:
+        for check in checks:
+            paths = ", ".join(check.paths) if check.paths else "every file"
+            yield {"basename": check.name, "name": None, "doc": f"check {check.name!r} on {paths} (cached by content)"}
+        yield {"basename": ANALYZE, "name": None, "doc": "run every check: " + ", ".join(c.name for c in checks),
+               "task_dep": [check.name for check in checks]}
+    for job in jobs:
+        basename, _, name = job.task.partition(":")
+        yield {
+            "basename": basename,
+            "name": name,
+            "actions": [action_for(job)],
+            "file_dep": list(job.chunk.paths),
+            "uptodate": [config_changed(job.answer_key), uptodate_for(job)],
+            "doc": describe(job.chunk),
+            "io": {"capture": False},
+            "verbosity": 2,
+        }
