@@ -18,7 +18,6 @@ from claudebuild.errors import ClaudebuildError
 from claudebuild.render import terminal
 from claudebuild.pipeline.report import exit_status
 from claudebuild.engine.store import read_task_values, save_values
-from claudebuild.engine.tasks import analyze_task_name
 
 
 def shard_database(source: Path, state_dir: str) -> Path:
@@ -35,7 +34,7 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
     build = Build(config, out=out)
     with build.locked():
         plan = build.plan()
-        chunks = {analyze_task_name(chunk.id): chunk for chunk in plan.chunks}
+        chunks = {job.task: job.chunk for job in plan.jobs}  # `analyze:<chunk>`, or `<check>:<chunk>` with checks
         taken = ignored = 0
         for source in sources:
             for name, values in read_task_values(shard_database(source, config.state_dir), chunks).items():
