@@ -134,3 +134,64 @@ def test_two_hook_processes_at_once_both_finish_and_pay_once(repo: Path, fake_ap
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, out + err + second.stdout + second.stderr
     assert len(fake_api.message_requests()) == 1
+
+
+DJANGO = {
+    "mysite/manage.py": "import sys\n\n\ndef main():\n    return sys.argv\n",
+    "mysite/mysite/__init__.py": "",
+    "mysite/mysite/settings.py": "DEBUG = False\nALLOWED_HOSTS = ['example.com']\n",
+    "mysite/mysite/urls.py": "urlpatterns = []\n",
+    "README.md": "A Django site.\n",
+}
+DANGEROUS_SETTINGS = "import os\n\nDEBUG = False\nos.system('rm ' + os.environ['TARGET'])\n"
+
+
+@pytest.fixture
+def django(make_repo: Callable[..., Path]) -> Path:
+    """Django's standard layout, with claudebuild set up in the project directory `mysite/` of a larger repository."""
+    top = make_repo(DJANGO, name="site")
+    (top / "mysite/claudebuild.toml").write_text("max_files_per_chunk = 1\n")
+    (top / ".gitignore").write_text(".claudebuild/\n")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "initial")
+    return top
+
+
+def test_a_real_commit_in_a_django_layout_reviews_the_staged_inner_settings(django: Path, fake_api: FakeAnthropicServer) -> None:
+    assert main(["-C", str(django / "mysite"), "hook", "install"]) == 0
+    (django / "mysite/mysite/settings.py").write_text(DANGEROUS_SETTINGS)
+    git(django, "add", "mysite/mysite/settings.py")
+    output = git(django, "commit", "-m", "dangerous", check=False)
+    assert "commit blocked" in output and "mysite/settings.py:4: high" in output, output
+    assert 'FILE "mysite/settings.py"' in fake_api.received_text()
+    assert "dangerous" not in git(django, "log", "--oneline")
+
+
+def pre_commit_config(entry_args: str) -> str:
+    return ("repos:\n  - repo: local\n    hooks:\n      - id: claudebuild\n        name: claudebuild\n"
+            f"        entry: {sys.executable} -m claudebuild {entry_args}\n        language: system\n"
+            "        pass_filenames: true\n        require_serial: true\n        types: [text]\n")
+
+
+def test_pre_commit_run_all_files_in_ci_reviews_the_committed_files(django: Path, fake_api: FakeAnthropicServer,
+                                                                     tmp_path: Path) -> None:
+    pre_commit = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
+    if pre_commit is None:
+        pytest.skip("the pre-commit package is not installed: pip install -e '.[test]'")
+    (django / ".pre-commit-config.yaml").write_text(pre_commit_config("-C mysite hook run"))
+    (django / "mysite/mysite/settings.py").write_text(DANGEROUS_SETTINGS)
+    git(django, "add", "-A")
+    git(django, "commit", "-q", "-m", "as CI checks it out")  # nothing staged, as on a CI runner
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    done = subprocess.run([pre_commit, "run", "--all-files"], cwd=django, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "as in the working tree" in done.stdout
+    assert "mysite/settings.py:4: high" in done.stdout
+    assert len(fake_api.message_requests()) == 3  # manage.py, settings.py, urls.py: not the empty __init__.py, not ../README.md
+    fake_api.reset()
+    again = subprocess.run([pre_commit, "run", "--files", "mysite/manage.py"], cwd=django, env=env, capture_output=True,
+                           text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert fake_api.message_requests() == []  # the stored result for the same content

@@ -1,7 +1,9 @@
 """`claudebuild hook run|install`: review what is about to be committed, block only on serious findings.
 
 The hook reads the staged blobs (the commit records the index, not the
-working tree), analyzes only the chunks that hold staged files, reuses any
+working tree), analyzes only the chunks that hold staged files (given file
+names with nothing staged, as CI's `pre-commit run --all-files` passes them:
+those files as they are on disk), reuses any
 stored result made from the same content (no call), and stores fresh results
 in the same database as normal runs, so `claudebuild analyze` afterwards
 reuses them too. Only findings in staged files at or above the gate block the
@@ -30,6 +32,8 @@ from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.pipeline.report import build_report, normalize_path
 from claudebuild.secrets.scan import scanned_view
 from claudebuild.repo.staged import GitIndex, git_output, staged_paths
+from claudebuild.contained import read_contained
+from claudebuild.hashing import hash_bytes
 from claudebuild.engine.store import read_task_values, result_to_values, save_values, values_to_result
 from claudebuild.engine.tasks import analyze_task_name, covers, result_is_current
 from claudebuild.run.throttle import RunAborted
@@ -50,23 +54,48 @@ def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, o
         restore_signals()
 
 
+class WorkingTreeFiles:
+    """The files as they are on disk, for a hook given file names with nothing staged (CI's
+    `pre-commit run --all-files` / `--files`): the same reads as a normal run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def has(self, path: str) -> bool:
+        return os.path.lexists(self.root / path)
+
+    def read(self, path: str) -> bytes:
+        return read_contained(self.root, path).data
+
+    def hash_of(self, path: str) -> str:
+        return hash_bytes(self.read(path))
+
+
 def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO) -> int:
     root = build.config.root
     plan = build.plan()
     staged = set(staged_paths(root))
-    if files:
-        given = {normalize_path(os.path.relpath(Path(name).resolve(), root)) for name in files}
-        staged &= {name for name in given if name}
-    reviewable = staged & {file.path for file in plan.discovery.files}
+    given = {normalize_path(os.path.relpath(Path(name).resolve(), root)) for name in files}
+    from_index = not (files and not staged)  # CI runs the hook on named files without a commit: review them as they are
+    if from_index:
+        candidates, what = (staged & given if files else staged), "staged file(s)"
+    else:
+        candidates, what = {name for name in given if name}, "given file(s), as in the working tree (nothing is staged)"
+    reviewable = candidates & {file.path for file in plan.discovery.files}
     chunks = [chunk for chunk in plan.chunks if reviewable & set(chunk.paths)]
     if not chunks:
-        print("claudebuild: no staged files to review", file=out)
+        print("claudebuild: no staged files to review" if from_index else
+              "claudebuild: none of the given files is reviewed (ignored, skipped or outside the repository)", file=out)
         return 0
-    index = GitIndex(root)
-    index.load(path for chunk in chunks for path in chunk.paths)
-    committed = [Chunk(chunk.id, tuple(part for part in chunk.parts if index.has(part.path))) for chunk in chunks]
-    build.context.source = index
-    is_current = result_is_current(index.hash_of, build.context.answer_digest)
+    source: GitIndex | WorkingTreeFiles
+    if from_index:
+        source = index = GitIndex(root)
+        index.load(path for chunk in chunks for path in chunk.paths)
+        build.context.source = index
+    else:
+        source = WorkingTreeFiles(root)
+    committed = [Chunk(chunk.id, tuple(part for part in chunk.parts if source.has(part.path))) for chunk in chunks]
+    is_current = result_is_current(source.hash_of, build.context.answer_digest)
 
     def review(chunk: Chunk) -> tuple[ChunkResult | None, bool]:
         name = analyze_task_name(chunk.id)
@@ -89,14 +118,14 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
     lines: dict[str, list[str]] = {}
     local: list[Finding] = []  # the secret scan's, from the staged content: lines are what Claude was shown
     for path in sorted({path for chunk in committed for path in chunk.paths}):
-        found, lines[path] = scanned_view(build.scanner, path, index.read(path))
+        found, lines[path] = scanned_view(build.scanner, path, source.read(path))
         local += found
     build.scanner.save()
     judged = build.judgement(lines)
     report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=config.min_severity,
                           lines_by_file=lines, baseline=judged.baseline, suppressions=judged.suppressions,
                           trusted_markers=judged.trusted_markers, local_findings=local)
-    print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} staged file(s): "
+    print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} {what}: "
           f"{len(committed) - reused} analyzed, {reused} from cache, ${report.cost_this_run:.4f}", file=out)
     for failed in report.failed:
         print(f"claudebuild: warning: {terminal_text(failed.chunk)} could not be reviewed "

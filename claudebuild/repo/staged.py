@@ -28,17 +28,14 @@ def git_output(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
-def repo_prefix(root: Path) -> str:
-    """The path of `root` inside its work tree ('' at the top), as git paths start."""
-    return git_output(root, "rev-parse", "--show-prefix").decode().strip()
-
-
 def staged_paths(root: Path) -> list[str]:
-    """Files added, copied, modified or renamed in the index, relative to `root`."""
-    prefix = repo_prefix(root)
+    """Files added, copied, modified or renamed in the index, relative to `root`.
+
+    `--relative` run in `root` already gives paths relative to it (and only those under it):
+    nothing more is stripped, or `mysite/settings.py` under a root at `mysite/` would lose its
+    own directory and never be reviewed."""
     output = git_output(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--relative")
-    paths = [item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item]
-    return sorted(path[len(prefix):] if prefix and path.startswith(prefix) else path for path in paths)
+    return sorted(item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item)
 
 
 class GitIndex:
