@@ -127,6 +127,7 @@ class ChunkResult:
     session_id: str = ""
     cwd: str = ""
     model: str = ""
+    cli_version: str = ""  # recorded, never part of the cache key: a CLI update must not re-bill every chunk
     cost_usd: float = 0.0
     input_tokens: int = 0
     output_tokens: int = 0

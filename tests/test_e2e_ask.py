@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from claudebuild.commands.ask import run_ask
-from claudebuild.commands.sessions import claude_config_dir, run_sessions, transcript_path
+from claudebuild.claude.credentials import session_config_dir
+from claudebuild.commands.sessions import run_sessions, transcript_path
 from claudebuild.config import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
@@ -64,7 +65,7 @@ def answer_session(printed: str) -> str:
 
 def transcript(root: Path, chunk: str) -> Path:
     values = stored(root)[chunk]
-    return transcript_path(claude_config_dir(), values["cwd"], values["session_id"])
+    return transcript_path(session_config_dir(root / ".claudebuild"), values["cwd"], values["session_id"])
 
 
 def test_asking_about_a_file_prints_the_answer_from_its_chunks_history(repo: Path) -> None:

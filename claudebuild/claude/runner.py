@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from claudebuild import CLAUDE_CODE_VERSION
+from claudebuild.claude.credentials import LOGIN, Credentials, user_config_dir
 from claudebuild.errors import ClaudebuildError
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 529})
@@ -181,9 +182,10 @@ class ClaudeRunner:
     """Runs calls as child processes in their own process groups, so a timeout or Ctrl-C
     can kill the CLI and everything it started, and `terminate_all` leaves no orphans."""
 
-    def __init__(self, binary: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, binary: str, env: dict[str, str] | None = None, credentials: Credentials | None = None) -> None:
         self.binary = binary
         self.env = env if env is not None else dict(os.environ)
+        self.credentials = credentials or Credentials(LOGIN, user_config_dir(self.env))  # the normal start
         self._live: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.RLock()  # guards `_live`; a signal handler may take it on a thread already holding it
         self._version_lock = threading.Lock()  # one `claude --version` at a time; never `_lock` across a child's life
@@ -209,6 +211,16 @@ class ClaudeRunner:
                 self._checked_version = version
             return self._checked_version
 
+    def launch_flags(self) -> list[str]:
+        """`--bare` (and the user's key helper) when the credentials and this CLI allow it; see credentials.py."""
+        return self.credentials.launch_flags(parse_version(self.ensure_supported()))
+
+    def launch_facts(self) -> dict[str, Any]:
+        """For the call log and stored results: the CLI version (as `2.1.332`) and whether calls start bare."""
+        parsed = parse_version(self._checked_version or "")
+        version = ".".join(map(str, parsed)) if parsed else (self._checked_version or "")
+        return {"cli_version": version, "bare": "--bare" in self.credentials.launch_flags(parsed)}
+
     def _version(self) -> str:
         finished = self.execute([self.binary, "--version"], None, "", VERSION_TIMEOUT_S)
         if finished.timed_out:
@@ -220,9 +232,11 @@ class ClaudeRunner:
     def run(self, call: ClaudeCall) -> CallOutcome:
         if self._stopping:
             return CallOutcome(INTERRUPTED, "run is stopping")
-        self.ensure_supported()
+        flags = self.launch_flags()
         call.cwd.mkdir(parents=True, exist_ok=True)
-        finished = self.execute(call.argv(self.binary), call.cwd, call.stdin, call.timeout)
+        if self.credentials.own_config_dir:
+            self.credentials.config_dir.mkdir(parents=True, exist_ok=True)
+        finished = self.execute(call.argv(self.binary) + flags, call.cwd, call.stdin, call.timeout)
         outcome = classify(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out)
         if self._stopping and outcome.kind != OK:
             outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=finished.exit_code)
@@ -390,9 +404,9 @@ def ask_follow_up(runner: ClaudeRunner, follow_up: FollowUp) -> CallOutcome:
     wall-clock limit, reachable by `terminate_all`); the question goes on stdin."""
     if runner._stopping:
         return CallOutcome(INTERRUPTED, "run is stopping")
-    runner.ensure_supported()
+    flags = runner.launch_flags()
     if not follow_up.cwd.is_dir():  # Popen would say FileNotFoundError, as for a missing CLI
         raise ClaudebuildError(f"the session directory {follow_up.cwd} does not exist: analyze the chunk again (--reanalyze)")
-    finished = runner.execute(follow_up.argv(runner.binary), follow_up.cwd, follow_up.question, follow_up.timeout)
+    finished = runner.execute(follow_up.argv(runner.binary) + flags, follow_up.cwd, follow_up.question, follow_up.timeout)
     outcome = classify_answer(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out)
     return replace(outcome, duration_ms=finished.duration_ms)

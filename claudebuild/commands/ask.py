@@ -27,7 +27,7 @@ from claudebuild.run.budget import estimate
 from claudebuild.run.build import Build, Plan
 from claudebuild.claude.runner import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, FollowUp, ask_follow_up
 from claudebuild.commands.run import run_tasks
-from claudebuild.commands.sessions import claude_config_dir, transcript_path
+from claudebuild.commands.sessions import transcript_path
 from claudebuild.config import Config
 from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
@@ -158,7 +158,7 @@ def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
 
 def _ask(build: Build, result: ChunkResult, question: str, fork: bool) -> CallOutcome:
     """One follow-up call from where the session lives, logged like every other call."""
-    session, cwd = _resume_reference(result, build.context.session_cwd)
+    session, cwd = _resume_reference(result, build.context.session_cwd, build.runner.credentials.config_dir)
     follow_up = FollowUp(question=question, session=session, cwd=cwd, model=build.config.model,
                          fork=fork, timeout=build.config.call_timeout, system_prompt=system_prompt(build.config))
     started = utc_now()
@@ -167,14 +167,14 @@ def _ask(build: Build, result: ChunkResult, question: str, fork: bool) -> CallOu
         "run_id": build.run_id, "call": "ask", "chunk": result.chunk, "files": [item.path for item in result.sent],
         "attempt": 1, "start": started, "end": utc_now(), "session_id": outcome.session_id,
         "resumed": result.session_id, "fork": fork, "exit_code": outcome.exit_code, "outcome": outcome.kind,
-        "http_status": outcome.http_status, "message": outcome.message, "cost_usd": outcome.cost_usd,
+        "http_status": outcome.http_status, "message": outcome.message, **build.runner.launch_facts(), "cost_usd": outcome.cost_usd,
         "input_tokens": outcome.input_tokens, "output_tokens": outcome.output_tokens,
         "duration_ms": outcome.duration_ms, "stderr_tail": outcome.stderr_tail[-500:],
     })
     return outcome
 
 
-def _resume_reference(result: ChunkResult, session_cwd: Path) -> tuple[str, Path]:
+def _resume_reference(result: ChunkResult, session_cwd: Path, config_dir: Path) -> tuple[str, Path]:
     """(what to pass to --resume, the cwd to run in). The id works only from the cwd the
     session was made in; if that directory is gone (the repository moved), the
     transcript's absolute path works from anywhere."""
@@ -182,7 +182,7 @@ def _resume_reference(result: ChunkResult, session_cwd: Path) -> tuple[str, Path
     if stored.is_dir():
         return result.session_id, stored
     session_cwd.mkdir(parents=True, exist_ok=True)
-    path = transcript_path(claude_config_dir(), str(stored), result.session_id)
+    path = transcript_path(config_dir, str(stored), result.session_id)
     return (str(path) if path.is_file() else result.session_id), session_cwd
 
 

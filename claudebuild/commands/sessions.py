@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from claudebuild.claude.credentials import session_config_dir, user_config_dir
 from claudebuild.config import Config
 from claudebuild.repo.git import ensure_untracked_state
 from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
@@ -30,11 +30,7 @@ MAX_PROJECT_NAME = 200
 
 def claude_config_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where the CLI keeps its state: `CLAUDE_CONFIG_DIR`, else `~/.claude` (NFC, as the CLI does)."""
-    env = os.environ if env is None else env
-    configured = env.get("CLAUDE_CONFIG_DIR")
-    if configured:
-        return Path(unicodedata.normalize("NFC", configured))
-    return Path.home() / ".claude"
+    return user_config_dir(os.environ if env is None else env)
 
 
 def _java_string_hash(text: str) -> int:
@@ -157,7 +153,7 @@ def to_json(rows: Sequence[SessionRow]) -> str:
 def run_sessions(config: Config, out: TextIO = sys.stdout, *, as_json: bool = False) -> int:
     """Print the table (or JSON) of stored sessions; reads the DB only, so it never waits for a running build."""
     ensure_untracked_state(config.root, config.state_dir)
-    rows = session_rows(read_task_values(config.db_path), claude_config_dir(), datetime.now(UTC))
+    rows = session_rows(read_task_values(config.db_path), session_config_dir(config.state_path), datetime.now(UTC))
     if as_json:
         print(to_json(rows), file=out)
     elif not rows:

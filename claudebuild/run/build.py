@@ -31,6 +31,7 @@ from claudebuild.run.analyze import AnalysisContext, analyze_chunk
 from claudebuild.atomic_write import write_atomic
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
+from claudebuild.claude.credentials import Credentials, detect_credentials, with_config_dir
 from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
@@ -111,14 +112,16 @@ def new_run_id() -> str:
     return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
-def claude_environment(config: Config, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The CLI's environment: no telemetry or update checks, and retries left to us."""
+def claude_environment(config: Config, base: dict[str, str] | None = None) -> tuple[dict[str, str], Credentials]:
+    """The CLI's environment and credentials: no telemetry or update checks, retries left to us, and
+    claudebuild's own config directory when the key comes from the environment (see credentials.py)."""
     env = dict(os.environ if base is None else base)
     env.setdefault("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
     env.setdefault("DISABLE_AUTOUPDATER", "1")
     env["CLAUDE_CODE_MAX_RETRIES"] = str(config.cli_max_retries)
     env.setdefault("API_TIMEOUT_MS", str(int(config.call_timeout * 1000)))
-    return env
+    credentials = detect_credentials(env, config.state_path)
+    return with_config_dir(env, credentials), credentials
 
 
 class Build:
@@ -130,7 +133,7 @@ class Build:
         self.shard = shard
         self.out = out  # None: whatever sys.stdout is when printing (it may be redirected)
         self.run_id = new_run_id()
-        self.runner = runner or ClaudeRunner(config.claude_bin, claude_environment(config))
+        self.runner = runner or ClaudeRunner(config.claude_bin, *claude_environment(config))
         self.gate = ThrottleGate(base_delay=config.backoff_base, max_delay=config.backoff_max)
         self.context = AnalysisContext(
             config=config,
