@@ -28,6 +28,7 @@ from claudebuild.checks import Check, PathRule, parse_checks, parse_rules
 from claudebuild.pipeline.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
+from claudebuild.prices import DEFAULT_MODEL
 from claudebuild.repo.git import RepoFiles, open_repo_files
 
 CONFIG_FILE = "claudebuild.toml"
@@ -66,7 +67,7 @@ class Config:
 
     root: Path = field(default_factory=Path.cwd)
     claude_bin: str = "claude"
-    model: str = "claude-sonnet-4-5"
+    model: str = DEFAULT_MODEL
     instructions: str = DEFAULT_INSTRUCTIONS
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_files_per_chunk: int = 20

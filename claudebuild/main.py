@@ -28,6 +28,7 @@ from claudebuild import CLAUDE_CODE_VERSION, __version__
 from claudebuild.config import FORMATS
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
+from claudebuild.prices import DEFAULT_MODEL
 from claudebuild.repo.root import GIVEN, RepoRoot, current_directory, find_root, given_root
 
 OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline")
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-C", "--root", type=Path, default=None,
                         help="repository to analyze (default: the nearest directory up with claudebuild.toml or "
                              "[tool.claudebuild], else the top of the git work tree, else the current directory)")
-    parser.add_argument("--model", help="Claude model (default from config: claude-sonnet-4-5)")
+    parser.add_argument("--model", help=f"Claude model, kept exactly in the cache key (default from config: {DEFAULT_MODEL})")
     parser.add_argument("--claude", dest="claude_bin", help="path of the claude CLI (default: claude on PATH)")
     parser.add_argument("--config-from", metavar="REF",
                         help="read the repository's settings, ignore, suppressions, baseline and instructions files "

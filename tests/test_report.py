@@ -119,3 +119,10 @@ def test_every_terminal_summary_names_the_findings_whose_inline_suppression_was_
     assert "suppressions not trusted: 1" in terminal.render(kept)
     assert "app/a.py:3: high: not trusted here [security/eval]" in terminal.render(kept)
     assert "suppressions not trusted" not in terminal.render(report)
+
+
+def test_the_report_names_the_model_and_cli_version_of_each_result_it_uses() -> None:
+    from dataclasses import replace
+
+    report = report_of(replace(ok(), model="claude-sonnet-5-5", cli_version="2.1.332"))
+    assert report.models == {"claude-sonnet-5-5": 1} and report.cli_versions == {"2.1.332": 1}

@@ -58,6 +58,10 @@ class Report:
     """True when there was a previous report, so `status` and `fixed` mean something."""
     skipped: tuple[SkippedFile, ...] = ()
     """Every file (or directory) not sent, with its reason: `skipped_files` counts them."""
+    models: Mapping[str, int] = field(default_factory=dict)
+    """Chunks in the report by the model that analyzed them (an alias may have meant several versions)."""
+    cli_versions: Mapping[str, int] = field(default_factory=dict)
+    """Chunks by the Claude Code version that analyzed them: recorded, never part of the cache key."""
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)
@@ -119,6 +123,8 @@ def build_report(
     pending: list[str] = []
     analyzed: set[str] = set()
     rejected: dict[str, int] = {}
+    models: dict[str, int] = {}
+    cli_versions: dict[str, int] = {}
     fresh = cached = 0
     cost_this_run = cost_saved = cost_total = 0.0
     input_tokens = output_tokens = 0
@@ -144,6 +150,8 @@ def build_report(
             cached += 1
             cost_saved += result.cost_usd
         analyzed.add(chunk.id)
+        models[result.model or "unknown"] = models.get(result.model or "unknown", 0) + 1
+        cli_versions[result.cli_version or "unknown"] = cli_versions.get(result.cli_version or "unknown", 0) + 1
         for raw in result.raw_findings:
             finding, reason = validate_finding(raw, chunk, result.sent)
             if finding is not None and result.check:
@@ -180,6 +188,8 @@ def build_report(
         fixed=triaged.fixed,
         baselined=triaged.baselined,
         compared=triaged.compared,
+        models=dict(sorted(models.items())),
+        cli_versions=dict(sorted(cli_versions.items())),
     )
 
 

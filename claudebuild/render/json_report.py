@@ -65,6 +65,8 @@ def report_document(report: Report) -> dict[str, Any]:
             "cost_usd_total": report.cost_total,
             "input_tokens": report.input_tokens,
             "output_tokens": report.output_tokens,
+            "models": dict(report.models),
+            "cli_versions": dict(report.cli_versions),
         },
         "findings": [finding_document(f, fp, report) for f, fp in zip(report.findings, fingerprints_of(report.findings))],
         "fixed_findings": [asdict(record) for record in report.fixed],

@@ -73,6 +73,15 @@ def _findings(report: Report) -> list[str]:
     return lines
 
 
+def _made_by(report: Report) -> str:
+    """Which models and Claude Code versions made the results (the user's own config and CLI: still escaped)."""
+    if not report.models:
+        return ""
+    models = ", ".join(markdown_code(name, in_table=False) for name in report.models)
+    versions = ", ".join(markdown_code(version, in_table=False) for version in report.cli_versions)
+    return f" Model {models}, Claude Code {versions}."
+
+
 def _fixed(report: Report) -> list[str]:
     lines = ["## Fixed since the last report", "", "| file | line | severity | category | finding |", "|---|---:|---|---|---|"]
     lines += [f"| {markdown_code(r.file)} | {r.line} | {markdown_text(r.severity)} | {markdown_text(r.category)} "
@@ -101,6 +110,7 @@ def render(report: Report) -> str:
         f"{report.chunks_total} chunks over {report.files_total} files: {report.fresh} analyzed now, "
         f"{report.cached} from cache, {len(report.failed)} failed, {len(report.pending)} not analyzed. "
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
+        + _made_by(report)
     )
     lines.append("")
     lines += triage_summary(report)

@@ -15,8 +15,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-PRICES_PER_MTOK = {"opus": (15.0, 75.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
-"""Input/output list prices in USD per million tokens, by model family (used only without history)."""
+from claudebuild.prices import price_of
 
 BYTES_PER_TOKEN = 3.5
 OVERHEAD_INPUT_TOKENS = 600  # CLI system prompt, schema, instructions: ~460 tokens measured with --tools ""
@@ -33,19 +32,13 @@ class PendingChunk:
     estimate_usd: float
 
 
-def _prices(model: str) -> tuple[float, float]:
-    family = next((name for name in PRICES_PER_MTOK if name in model.lower()), "opus")
-    return PRICES_PER_MTOK[family]
-
-
 def price_per_byte(model: str) -> float:
-    return _prices(model)[0] / 1_000_000 / BYTES_PER_TOKEN
+    return price_of(model).input / 1_000_000 / BYTES_PER_TOKEN
 
 
 def price_estimate(model: str, size: int) -> float:
-    input_price, output_price = _prices(model)
-    tokens_in = size / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
-    return (tokens_in * input_price + EXPECTED_OUTPUT_TOKENS * output_price) / 1_000_000
+    """List-price cost of one call sending `size` content bytes (per-call overhead and a typical answer included)."""
+    return price_of(model).cost(size / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS, EXPECTED_OUTPUT_TOKENS)
 
 
 @dataclass(frozen=True)
