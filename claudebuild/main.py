@@ -31,7 +31,7 @@ from claudebuild.model import SEVERITIES
 from claudebuild.prices import DEFAULT_MODEL
 from claudebuild.repo.root import GIVEN, RepoRoot, current_directory, find_root, given_root
 
-OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline")
+OWN_COMMANDS = ("init", "analyze", "report", "demo", "hook", "merge", "config", "ask", "sessions", "baseline", "estimate")
 ASK_OPTIONS = ("--no-fork", "--reanalyze", "--help", "-h")
 """The options of `ask` (as in build_parser): anything else starting with '-' before `--` is not one."""
 _NEGATIVE_NUMBER = re.compile(r"-\d+|-\d*\.\d+")
@@ -64,6 +64,8 @@ commands:
   config                 show every effective setting and where it came from
   ask FILE|CHUNK "Q"     ask a follow-up question on a chunk's stored Claude session (--no-fork, --reanalyze)
   sessions [--json]      list chunks with their Claude session id, age, cost and whether it can be resumed
+  estimate [--history N] expected tokens and cost (list prices) of a cold run, of what is stale now and, with
+                         --history N, of a run on each of the last N commits; no API call (--json for tools)
   baseline               record the current findings in claudebuild-baseline.json: only new ones fail --fail-on
   demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
   list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
@@ -128,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("baseline", help="record the current findings as known (commit the file); only new ones fail --fail-on")
     sessions = sub.add_parser("sessions", help="list chunks with their session id, age, cost and transcript")
     sessions.add_argument("--json", action="store_true", help="as JSON, for tools")
+    estimate = sub.add_parser("estimate", help="expected tokens and cost, without any API call")
+    estimate.add_argument("--history", type=int, default=0, metavar="N",
+                          help="also: the cost of running claudebuild on each of the last N commits")
+    estimate.add_argument("--json", action="store_true", help="as JSON, for tools")
     demo = sub.add_parser("demo", help="run the offline demo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repository (default: a new temp dir)")
     demo.add_argument("--latency", type=float, default=0.3, help="fake API latency per call in seconds")
@@ -251,6 +257,12 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
         from claudebuild.commands.sessions import run_sessions
 
         return run_sessions(config, as_json=options.json)
+    if command == "estimate":
+        from claudebuild.commands.estimate import run_estimate
+
+        if options.history < 0:
+            raise ClaudebuildError("--history must be 0 or more commits")
+        return run_estimate(config, history=options.history, as_json=options.json)
     if command == "baseline":
         from claudebuild.commands.baseline import record_baseline
 
