@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from claudebuild.checks import Check, PathRule, parse_checks, parse_rules
+from claudebuild.cache_settings import check_cache_url
 from claudebuild.pipeline.discover import path_skip_reason
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import SEVERITIES
@@ -100,6 +101,10 @@ class Config:
     verify_min_severity: str = "medium"
     verify_model: str = ""
     """The verification calls' model; "" = the check's model."""
+    cache_url: str = ""
+    """The shared remote cache (http(s):// or file://); "" = none. A machine setting (see `cache_settings`)."""
+    cache_read_only: bool = False
+    """Use the remote cache's results but never upload (for runs on code nobody vetted)."""
 
     @property
     def state_path(self) -> Path:
@@ -111,11 +116,14 @@ class Config:
 
 
 _SETTABLE = {f.name: f for f in fields(Config) if f.name != "root"}
-_ENVIRONMENT = {"CLAUDEBUILD_CLAUDE": "claude_bin", "CLAUDEBUILD_MODEL": "model", "CLAUDEBUILD_CONFIG_FROM": "config_from"}
+_ENVIRONMENT = {"CLAUDEBUILD_CLAUDE": "claude_bin", "CLAUDEBUILD_MODEL": "model", "CLAUDEBUILD_CONFIG_FROM": "config_from",
+                "CLAUDEBUILD_CACHE_URL": "cache_url", "CLAUDEBUILD_CACHE_READ_ONLY": "cache_read_only"}
 
 MACHINE_KEYS: dict[str, str] = {
     "claude_bin": "names a program to run",
     "config_from": "chooses which configuration is trusted",
+    "cache_url": "chooses where results are shared",
+    "cache_read_only": "guards the shared cache",
 }
 """Keys the repository's own files may not set: only the environment, a flag or the user config may."""
 
@@ -417,5 +425,7 @@ def _check_range(key: str, value: Any, source: str) -> None:
             raise ClaudebuildError(f"{source}: unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
     if key in ("min_severity", "fail_on", "verify_min_severity") and value not in SEVERITIES and not (key == "fail_on" and value in ("", "none")):
         raise ClaudebuildError(f"{source}: {key} must be one of {', '.join(SEVERITIES)}, got {value!r}")
+    if key == "cache_url":
+        check_cache_url(value, source)
     if key in ("model", "claude_bin", "state_dir", "baseline_file", "suppressions_file") and not value.strip():
         raise ClaudebuildError(f"{source}: {key} must not be empty")

@@ -81,6 +81,15 @@ def _run_options(command: argparse.ArgumentParser) -> None:
                          help="run budget: analyze the most valuable chunks that fit, list the rest")
     command.add_argument("--tpm", type=int, metavar="TOKENS", help="tokens-per-minute limit shared by all workers")
     command.add_argument("--shard", metavar="K/N", help="analyze only shard K of N (CI matrix); combine with `merge`")
+    _cache_options(command)
+
+
+def _cache_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--cache-url", metavar="URL",
+                         help="shared remote cache: http(s)://host/path (Bazel HTTP cache layout) or file:///dir "
+                              "(default $CLAUDEBUILD_CACHE_URL; token from $CLAUDEBUILD_CACHE_TOKEN)")
+    command.add_argument("--cache-read-only", action="store_true", default=None,
+                         help="use the remote cache's results but upload nothing (for untrusted code)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook_run.add_argument("files", nargs="*", help="limit to these staged files (pre-commit passes them)")
     hook_run.add_argument("--fail-on", choices=SEVERITIES, help="block the commit at this severity (default: fail_on, else high)")
     hook_run.add_argument("-n", "--jobs", type=int, default=4)
+    _cache_options(hook_run)
     hook_install = hook_sub.add_parser("install", help="install .git/hooks/pre-commit for plain git")
     hook_install.add_argument("--force", action="store_true", help="replace an existing pre-commit hook")
     merge = sub.add_parser("merge", help="combine shard results")
@@ -221,7 +231,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
     root = found.path
     overrides = _global_overrides(options)
-    for key in ("fail_on_error", "tpm", "fail_on"):
+    for key in ("fail_on_error", "tpm", "fail_on", "cache_url", "cache_read_only"):
         overrides[key] = getattr(options, key, None)
     if getattr(options, "jobs", 1) < 1:
         raise ClaudebuildError("-n must be at least 1")

@@ -141,3 +141,6 @@ class ChunkResult:
     sent: tuple[SentFile, ...] = field(default=())
     check: str = ""
     """The named check this result belongs to ("" for the default review): its findings carry it."""
+    origin: str = ""
+    """"" for a result made by a `claude` call on this machine; "remote" when it came from the shared
+    remote cache (no session here to ask: `ask --reanalyze` makes one)."""

@@ -22,6 +22,11 @@ if [ "${CI:-}" = "true" ] && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
         || echo "test: could not install chromium; the browser test will be skipped" >&2
 fi
+# The remote-cache tests run a real nginx (WebDAV PUT) as this user on a loopback port; install it the same way.
+if [ "${CI:-}" = "true" ] && ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+        || echo "test: could not install nginx; the remote-cache server tests will be skipped" >&2
+fi
 # Every test runs the pinned minimum-supported CLI; the scenarios marked both_clis also run the newest tested
 # one (both versions: claudebuild/__init__.py), which must then be present.
 export CLAUDEBUILD_CLAUDE="$PWD/tools/node_modules/.bin/claude"

@@ -19,6 +19,7 @@ import difflib
 import os
 import sys
 from contextlib import redirect_stdout
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
@@ -35,6 +36,7 @@ from claudebuild.model import Chunk, ChunkResult
 from claudebuild.pipeline.prompt import system_prompt
 from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
 from claudebuild.engine.tasks import analyze_task_name
+from claudebuild.run.remote_entry import REMOTE
 from claudebuild.untrusted_text import terminal_block, terminal_text
 
 ANALYZE_FIRST = "run `claudebuild analyze` first (or add --reanalyze)"
@@ -131,6 +133,9 @@ def _unusable(chunk_id: str, result: ChunkResult | None) -> str:
     if result.status != "ok":
         return (f"the last analysis of chunk {chunk_id} failed ({terminal_text(result.error_kind)}: "
                 f"{terminal_text(result.error)[:120]}): {ANALYZE_FIRST}")
+    if result.origin == REMOTE:
+        return (f"the result of chunk {chunk_id} came from the remote cache, and Claude sessions stay on the machine "
+                "that made them: add --reanalyze to analyze the chunk here and ask")
     if not result.session_id:
         return f"chunk {chunk_id} has no stored session id: {ANALYZE_FIRST}"
     return ""
@@ -144,7 +149,7 @@ def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
         if run_doit(Build(config), ["forget", name]) not in (0, None):  # doit's forget returns None on success
             raise ClaudebuildError(f"cannot forget the stored result of chunk {chunk_id}: "
                                    f"run `claudebuild forget {name}`, then ask again")
-        code = run_tasks(config, [name], jobs=1)
+        code = run_tasks(replace(config, cache_url=""), [name], jobs=1)  # a session of our own, not the shared result
     if code == 130:
         raise KeyboardInterrupt
     values = read_task_values(config.db_path, [name]).get(name)

@@ -45,6 +45,9 @@ def render(snap: Snapshot) -> RenderableType:
     counters = Text("  ")
     counters.append(f"cached {snap.cached}", style="dim")
     counters.append("  ")
+    if snap.remote:
+        counters.append(f"remote {snap.remote}", style="cyan")
+        counters.append("  ")
     counters.append(f"fresh {snap.fresh}", style="green")
     counters.append("  ")
     counters.append(f"failed {snap.failed}", style="bold red" if snap.failed else "")

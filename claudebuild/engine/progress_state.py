@@ -58,7 +58,8 @@ def format_seconds(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Finished:
-    """One chunk's outcome as the reporter shows it: ok, cached, failed, skipped or ignored."""
+    """One chunk's outcome as the reporter shows it: ok, remote (from the shared cache), cached, failed,
+    skipped or ignored."""
 
     task: str
     outcome: str
@@ -88,6 +89,8 @@ def classify(task: str, values: Mapping[str, Any], run_started: datetime) -> Fin
     seconds = float(values.get("duration_ms") or 0) / 1000
     if status == "error":
         return Finished(task, "failed", 0, cost, seconds, one_line(str(values.get("error") or "failed")))
+    if values.get("origin") == "remote":
+        return Finished(task, "remote", len(findings) if isinstance(findings, list) else 0, cost, 0.0)
     return Finished(task, "ok", len(findings) if isinstance(findings, list) else 0, cost, seconds)
 
 
@@ -129,6 +132,7 @@ class Snapshot:
     eta: float | None
     workers: tuple[WorkerLine, ...]
     finished: bool
+    remote: int = 0
 
 
 @dataclass
@@ -174,6 +178,10 @@ class Tally:
         if result.outcome == "ok":
             self.findings += result.findings
             self.new_findings += result.findings
+        if result.outcome == "remote":  # paid for elsewhere, new to this machine
+            self.findings += result.findings
+            self.new_findings += result.findings
+            self.saved_usd += result.cost_usd
         return self.done
 
     def cached(self, task: Task) -> int:
@@ -206,7 +214,7 @@ class Tally:
             failed=self.counts.get("failed", 0), skipped=self.counts.get("skipped", 0) + self.counts.get("ignored", 0),
             findings=self.findings, new_findings=self.new_findings, spent_usd=self.spent_usd, saved_usd=self.saved_usd,
             elapsed=now - self.started, eta=self._eta(now, total), workers=tuple(workers[n] for n in sorted(workers)),
-            finished=self.finished,
+            finished=self.finished, remote=self.counts.get("remote", 0),
         )
 
     def _eta(self, now: float, total: int) -> float | None:
@@ -223,6 +231,8 @@ class Tally:
 def summary_line(snap: Snapshot) -> str:
     """The last line of a run, identical in both renderings so logs and terminals agree."""
     parts = [f"{snap.cached} cached", f"{snap.fresh} fresh", f"{snap.failed} failed"]
+    if snap.remote:
+        parts.insert(1, f"{snap.remote} from the remote cache")
     if snap.skipped:
         parts.append(f"{snap.skipped} skipped")
     saved = f" (cache saved ${snap.saved_usd:.4f})" if snap.saved_usd else ""

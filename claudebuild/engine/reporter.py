@@ -197,6 +197,9 @@ class ProgressReporter(ConsoleReporter):  # type: ignore[misc]  # doit is untype
             noun = "finding" if result.findings == 1 else "findings"
             return (f"{head} ok     {result.label}  {result.findings} {noun}  "
                     f"${result.cost_usd:.4f}  {format_seconds(result.seconds)}")
+        if result.outcome == "remote":
+            noun = "finding" if result.findings == 1 else "findings"
+            return f"{head} remote {result.label}  {result.findings} {noun}  (saved ${result.cost_usd:.4f})"
         if result.outcome == "failed":
             return f"{head} FAILED {result.label}  {result.reason}"
         if result.outcome == "skipped":

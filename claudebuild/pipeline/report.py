@@ -62,6 +62,8 @@ class Report:
     """Chunks in the report by the model that analyzed them (an alias may have meant several versions)."""
     cli_versions: Mapping[str, int] = field(default_factory=dict)
     """Chunks by the Claude Code version that analyzed them: recorded, never part of the cache key."""
+    remote_hits: int = 0
+    """Chunks whose result this run took from the shared remote cache (no call; their cost is in `cost_saved`)."""
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)
@@ -125,18 +127,19 @@ def build_report(
     rejected: dict[str, int] = {}
     models: dict[str, int] = {}
     cli_versions: dict[str, int] = {}
-    fresh = cached = 0
+    fresh = cached = remote_hits = 0
     cost_this_run = cost_saved = cost_total = 0.0
     input_tokens = output_tokens = 0
     threshold = SEVERITIES.index(min_severity)
     for chunk in chunks:
         result = results.get(chunk.id)
         this_run = result is not None and result.run_id == run_id
+        remote = this_run and result is not None and result.origin == "remote"  # paid for elsewhere, not now
         if result is not None and (this_run or not (chunk.id in stale and result.status == "ok")):
             cost_total += result.cost_usd  # a call made now was paid for, even if its files changed since
             input_tokens += result.input_tokens
             output_tokens += result.output_tokens
-            if this_run:
+            if this_run and not remote:
                 cost_this_run += result.cost_usd
         if result is None or (chunk.id in stale and result.status == "ok"):
             pending.append(chunk.id)
@@ -144,7 +147,10 @@ def build_report(
         if result.status != "ok":
             failed.append(FailedChunk(chunk.id, result.error_kind or "error", result.error or "failed", chunk.paths))
             continue
-        if this_run:
+        if remote:
+            remote_hits += 1
+            cost_saved += result.cost_usd
+        elif this_run:
             fresh += 1
         else:
             cached += 1
@@ -190,6 +196,7 @@ def build_report(
         compared=triaged.compared,
         models=dict(sorted(models.items())),
         cli_versions=dict(sorted(cli_versions.items())),
+        remote_hits=remote_hits,
     )
 
 

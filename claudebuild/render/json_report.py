@@ -50,6 +50,7 @@ def report_document(report: Report) -> dict[str, Any]:
             "files": report.files_total,
             "fresh": report.fresh,
             "cached": report.cached,
+            "remote_hits": report.remote_hits,
             "failed": len(report.failed),
             "pending": len(report.pending),
             "rejected_findings": sum(report.rejected.values()),

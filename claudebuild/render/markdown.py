@@ -108,7 +108,9 @@ def render(report: Report) -> str:
     lines.append("")
     lines.append(
         f"{report.chunks_total} chunks over {report.files_total} files: {report.fresh} analyzed now, "
-        f"{report.cached} from cache, {len(report.failed)} failed, {len(report.pending)} not analyzed. "
+        f"{report.cached} from cache, "
+        + (f"{report.remote_hits} from the remote cache, " if report.remote_hits else "")
+        + f"{len(report.failed)} failed, {len(report.pending)} not analyzed. "
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
         + _made_by(report)
     )

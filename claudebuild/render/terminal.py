@@ -61,6 +61,7 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
     lines = [
         f"claudebuild: {len(report.findings)} findings ({counts})",
         (f"  chunks: {report.chunks_total} total, {report.fresh} analyzed, {report.cached} cached, "
+         + (f"{report.remote_hits} from the remote cache, " if report.remote_hits else "") +
          f"{len(report.failed)} failed, {len(report.pending)} not analyzed"),
         f"  cost: ${report.cost_this_run:.4f} this run, ${report.cost_saved:.4f} saved by cache",
     ]

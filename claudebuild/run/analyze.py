@@ -24,6 +24,8 @@ from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
 from claudebuild.pipeline.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
 from claudebuild.secrets.scan import DEFAULT_SCANNER, SecretScanner
+from claudebuild.run.remote_cache import RemoteCache
+from claudebuild.run.remote_entry import hit_result, remote_key
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
@@ -50,6 +52,8 @@ class AnalysisContext:
     scanner: SecretScanner = DEFAULT_SCANNER
     """Finds the secrets to redact (or the whole file to withhold) in every payload; a `Build` passes its own,
     persisted one."""
+    remote: RemoteCache | None = None
+    """The team's shared cache (`cache_url`), asked before each call and given each fresh result."""
 
     def __post_init__(self) -> None:
         if self.source is None:
@@ -67,25 +71,45 @@ def utc_now() -> str:
 
 
 def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
-    """The chunk's result, or None when the run budget declined to start it."""
+    """The chunk's result, or None when the run budget declined to start it.
+
+    With a remote cache, a valid entry for exactly the bytes about to be sent is the result (no
+    call, no budget); otherwise a successful call's result is offered to the cache afterwards."""
+    remote = context.remote
+    payload: Payload | None = None
+    key = ""
+    if remote is not None and not remote.disabled:
+        assert context.source is not None  # set by AnalysisContext.__post_init__
+        try:
+            payload = build_payload(chunk, context.source, context.scanner)
+        except (OSError, UnicodeError):
+            payload = None  # the call path below reports the unreadable file
+        else:
+            key = remote_key(context.config, chunk, payload)
+            hit = remote.find(key, chunk, payload.sent)
+            if hit is not None:
+                return hit_result(hit, chunk, payload.sent, run_id=context.run_id, model=context.config.model,
+                                  answer_digest=context.answer_digest, bytes_sent=payload.size, at=utc_now())
     budget = context.budget
     reserved = context.estimates.get(chunk.id, 0.0)
     if budget is not None and not budget.reserve(chunk.id, reserved):
         return None
     spent = 0.0
     try:
-        result = _analyze_reserved(context, chunk)
+        result = _analyze_reserved(context, chunk, payload)
         spent = result.cost_usd
-        return result
     finally:
         if budget is not None:
             budget.settle(reserved, spent)
+    if remote is not None and payload is not None:
+        remote.offer(key, result, chunk, payload.sent)
+    return result
 
 
-def _analyze_reserved(context: AnalysisContext, chunk: Chunk) -> ChunkResult:
+def _analyze_reserved(context: AnalysisContext, chunk: Chunk, payload: Payload | None = None) -> ChunkResult:
     started_at = utc_now()
     try:
-        pieces = _analyze_parts(context, chunk, chunk.parts, depth=0)
+        pieces = _analyze_parts(context, chunk, chunk.parts, depth=0, payload=payload)
     except (OSError, UnicodeError) as error:
         return ChunkResult(chunk=chunk.id, status="error", error=f"cannot read files: {error}", error_kind="unreadable",
                            started_at=started_at, finished_at=utc_now(), run_id=context.run_id)
@@ -130,11 +154,13 @@ class _Piece:
 MAX_SPLIT_DEPTH = 4
 
 
-def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int) -> list[_Piece]:
-    """One call for these parts; on 413 / prompt-too-long, halves analyzed separately."""
+def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPart, ...], depth: int,
+                   payload: Payload | None = None) -> list[_Piece]:
+    """One call for these parts (`payload`: already read for them); on 413 / prompt-too-long, halves analyzed separately."""
     piece = Chunk(chunk.id, parts)
     assert context.source is not None  # set by AnalysisContext.__post_init__
-    payload = build_payload(piece, context.source, context.scanner)
+    if payload is None:
+        payload = build_payload(piece, context.source, context.scanner)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
         return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]

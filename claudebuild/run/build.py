@@ -39,6 +39,7 @@ from claudebuild.pipeline.discover import discover_files
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
+from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, Discovery, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
@@ -146,6 +147,7 @@ class Build:
             scanner=SecretScanner(),
         )
         self.scanner = self.context.scanner
+        self.context.remote = open_remote_cache(config, warn=self._warn)
         self._secret_files: set[str] = set()  # discovered files holding secrets (to redact and report)
         if config.tpm:
             self.context.tokens = TokenBucket(config.tpm)
@@ -404,6 +406,10 @@ class Build:
     def _say(self, text: str) -> None:
         with self._print_lock:
             echo(text, self.out or sys.stdout)
+
+    def _warn(self, text: str) -> None:
+        with self._print_lock:
+            echo(text, sys.stderr)
 
 
 def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:
