@@ -122,7 +122,8 @@ def decode_entry(data: bytes, key: str, chunk: Chunk, sent: tuple[SentFile, ...]
         if item is None or item != raw or validate_finding(item, chunk, sent)[0] is None:
             return None  # one finding out of place, and nothing else in the entry can be trusted either
         cleaned.append(item)
-    return RemoteHit(tuple(cleaned), float(entry["cost_usd"]), *numbers, cli_version=version)
+    return RemoteHit(tuple(cleaned), float(entry["cost_usd"]), entry["input_tokens"], entry["output_tokens"],
+                     entry["duration_ms"], version)
 
 
 def hit_result(hit: RemoteHit, chunk: Chunk, sent: tuple[SentFile, ...], *, run_id: str, model: str,
