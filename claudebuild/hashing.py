@@ -41,7 +41,7 @@ class ContentHasher:
         self._lock = threading.Lock()
 
     def hash_file(self, path: str | os.PathLike[str]) -> str:
-        key = os.path.abspath(path)
+        key = _key(path)
         signature = stat_signature(os.stat(key))
         with self._lock:
             known = self._memo.get(key)
@@ -56,7 +56,14 @@ class ContentHasher:
     def remember(self, path: str, signature: StatSignature, digest: str) -> None:
         """Record a hash computed elsewhere (e.g. from bytes just sent to Claude)."""
         with self._lock:
-            self._memo[os.path.abspath(path)] = (signature, digest)
+            self._memo[_key(path)] = (signature, digest)
+
+
+def _key(path: str | os.PathLike[str]) -> str:
+    """An absolute path as given (callers join a resolved root and a repo path: already normal), else
+    made absolute. Two spellings of one file only cost a second hash, never a wrong one."""
+    text = os.fspath(path)
+    return text if text.startswith("/") else os.path.abspath(text)
 
 
 DEFAULT_HASHER = ContentHasher()

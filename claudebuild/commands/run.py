@@ -50,6 +50,9 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         if not build.plan().chunks:
             return _nothing_to_do(build)
         pending = build.pending_chunks()
+        build.doit_chunks = frozenset(item.chunk for item in pending)  # the rest are current: doit need not see them
+        if not pending and targets == ["analyze"]:
+            targets = []  # nothing for doit to do
         _announce(pending)
         if pending:
             build.runner.ensure_supported()  # a missing or old CLI is one line here, not one per chunk

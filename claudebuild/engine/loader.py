@@ -89,4 +89,5 @@ def run_doit(build: Build, argv: Sequence[str]) -> int:
             status: int = DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
             return status
         finally:
+            build.forget_stored()  # doit stored results
             os.chdir(previous)

@@ -100,19 +100,16 @@ def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> 
     """The stored values of analyze tasks (all of them, or the named ones)."""
     if not db_path.exists():
         return {}
-    wanted = set(task_names) if task_names is not None else None
     values: dict[str, dict[str, Any]] = {}
     try:
         conn = _connect(db_path)
         try:
-            rows = _analyze_rows(conn, _families(wanted or ()))
+            rows = _analyze_rows(conn) if task_names is None else _named_rows(conn, task_names)
         finally:
             conn.close()
     except sqlite3.DatabaseError as error:
         raise state_error(db_path, error) from error
     for task_id, data in rows:
-        if wanted is not None and task_id not in wanted:
-            continue
         try:
             task_data = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -166,6 +163,24 @@ def _analyze_rows(conn: sqlite3.Connection, prefixes: tuple[str, ...] = (ANALYZE
     for prefix in prefixes:  # `like` treats `_` as a wildcard: the prefix test itself is exact
         found = conn.execute("select task_id, task_data from doit where task_id like ? || '%'", (prefix,)).fetchall()
         rows += [(task_id, data) for task_id, data in found if str(task_id).startswith(prefix)]
+    return rows
+
+
+_BATCH = 500
+"""Task names per query: below sqlite's oldest limit on bound parameters (999)."""
+
+
+def _named_rows(conn: sqlite3.Connection, task_names: Iterable[str]) -> list[tuple[Any, Any]]:
+    """The (task_id, task_data) of the named chunk tasks (`analyze:…`, `<check>:…`) that exist, looked up
+    by primary key: the hook or `ask` needing one chunk does not read a large repository's whole table."""
+    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is None:
+        return []
+    names = sorted({name for name in task_names if ":" in name})
+    rows: list[tuple[Any, Any]] = []
+    for start in range(0, len(names), _BATCH):
+        batch = names[start : start + _BATCH]
+        marks = ",".join("?" * len(batch))
+        rows += conn.execute(f"select task_id, task_data from doit where task_id in ({marks})", batch).fetchall()
     return rows
 
 

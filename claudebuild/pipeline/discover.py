@@ -33,7 +33,9 @@ import pathspec
 
 from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
+from claudebuild.hashing import DEFAULT_HASHER, digest_json, hash_bytes, stat_signature
 from claudebuild.model import Discovery, SkippedFile, SourceFile
+from claudebuild.pipeline.discover_memo import DiscoveryMemo
 from claudebuild.repo.git import run_git
 
 SNIFF_BYTES = 8192
@@ -109,7 +111,8 @@ Screen = Callable[[str, bytes], str | None]
 
 
 def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[str] = (),
-                   claudeignore_text: str | None = None, screen: Screen | None = None) -> Discovery:
+                   claudeignore_text: str | None = None, screen: Screen | None = None,
+                   memo: DiscoveryMemo | None = None) -> Discovery:
     """Files under `root` to analyze (sorted repo-relative POSIX paths) and every skipped file.
 
     `extra_ignore` holds gitignore-style patterns from the config; they act
@@ -119,18 +122,24 @@ def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[st
     when `root` is not a directory, an ignore file cannot be read or parsed,
     or git fails inside a git work tree. `screen`, when given, sees the
     content of every file that passed all other checks, read once here, and
-    may refuse it (the build passes its secret scanner).
+    may refuse it (the build passes its secret scanner). `memo`, when given,
+    supplies the verdicts of files whose stat signature is unchanged (see
+    discover_memo.py; the caller keys it by these same settings) and records
+    the others; the caller saves it.
     """
     if max_file_bytes < 1:
         raise ValueError(f"max_file_bytes must be >= 1, got {max_file_bytes}")
     root = Path(root)
     if not root.is_dir():
         raise ClaudebuildError(f"cannot analyze {root}: not a directory")
-    claudeignore = _load_claudeignore(root, extra_ignore, claudeignore_text)
+    ignore_lines = _claudeignore_lines(root, extra_ignore, claudeignore_text)
+    claudeignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines)
+    if memo is not None:
+        memo.bind(claudeignore=ignore_lines, max_file_bytes=max_file_bytes, screen=screen is not None, rules=_RULES_DIGEST)
     candidates, skipped = _list_candidates(root, claudeignore)
     files: list[SourceFile] = []
     for path in candidates:
-        outcome = _classify(root, path, claudeignore, max_file_bytes, screen)
+        outcome = _classify(root, path, claudeignore, max_file_bytes, screen, memo)
         if isinstance(outcome, SourceFile):
             files.append(outcome)
         else:
@@ -219,10 +228,14 @@ _LOCKFILE_RE = _compile_names(LOCKFILE_PATTERNS, ignore_case=False)
 _GENERATED_NAME_RE = _compile_names(GENERATED_PATTERNS, ignore_case=False)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+_RULES_DIGEST = digest_json([SECRET_PATTERNS, AGENT_INSTRUCTION_PATTERNS, sorted(STATE_DIRS), LOCKFILE_PATTERNS,
+                             GENERATED_PATTERNS, sorted(BINARY_EXTENSIONS), [m.decode() for m in GENERATED_MARKERS],
+                             SNIFF_BYTES, _MINIFIED_LINE, _MINIFIED_AVERAGE])
+"""Part of the memo's settings: a verdict remembered under other built-in rules is not reused."""
 
 
-def _load_claudeignore(root: Path, extra_ignore: Sequence[str], text: str | None = None) -> pathspec.GitIgnoreSpec:
-    """The root `.claudeignore` (or `text` in its place) plus the config's patterns, as one gitignore spec."""
+def _claudeignore_lines(root: Path, extra_ignore: Sequence[str], text: str | None = None) -> list[str]:
+    """The lines of the root `.claudeignore` (or `text` in its place), then the config's patterns; all valid."""
     path = root / ".claudeignore"
     if text is not None:
         lines = text.splitlines()
@@ -230,7 +243,7 @@ def _load_claudeignore(root: Path, extra_ignore: Sequence[str], text: str | None
         lines = _read_ignore_lines(path) if path.is_file() else []
     _check_patterns(lines, ".claudeignore")
     _check_patterns(extra_ignore, "the config's ignore list")
-    return pathspec.GitIgnoreSpec.from_lines([*lines, *extra_ignore])
+    return [*lines, *extra_ignore]
 
 
 def _pattern_error(line: str) -> str | None:
@@ -385,45 +398,80 @@ def _gitignored(path: str, is_dir: bool, specs: _Specs) -> bool:
 # --- classification ------------------------------------------------------------
 
 
-def _classify(
-    root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_file_bytes: int, screen: Screen | None = None
-) -> SourceFile | SkippedFile:
-    """Apply the documented reason order to one candidate; OSErrors become "unreadable"."""
-    reason = path_skip_reason(path, claudeignore)
+def _classify(root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_file_bytes: int,
+              screen: Screen | None = None, memo: DiscoveryMemo | None = None) -> SourceFile | SkippedFile:
+    """Apply the documented reason order to one candidate; OSErrors become "unreadable".
+
+    With a memo, a remembered verdict stands while the file's stat signature is unchanged;
+    every fresh verdict taken after the lstat is recorded (with the content hash, which
+    also seeds the process-wide hasher, so doit's checks do not read the file again)."""
+    if memo is not None:
+        remembered = memo.name_verdict(path)
+        if remembered is not None:
+            return SkippedFile(path, remembered)
+    reason = None if memo is not None and memo.passed_names(path) else path_skip_reason(path, claudeignore)
     if reason is not None:
+        if memo is not None:
+            memo.remember_name(path, reason)
         return SkippedFile(path, reason)
     full = os.path.join(root, path)
     try:
         info = os.lstat(full)
     except OSError:
         return SkippedFile(path, "unreadable")
+    if memo is not None:
+        known = memo.verdict(path, info)
+        if known is not None:
+            digest = memo.digest(path)
+            if digest:
+                DEFAULT_HASHER.remember(full, stat_signature(info), digest)
+            return known
+    outcome, data = _classify_stat(root, path, info, max_file_bytes, screen)
+    if memo is not None and (data is None or len(data) == info.st_size) and outcome.reason_known:
+        digest = hash_bytes(data) if data is not None else ""
+        if digest:
+            DEFAULT_HASHER.remember(full, stat_signature(info), digest)
+        memo.remember(path, info, outcome.value, digest)
+    return outcome.value
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    value: SourceFile | SkippedFile
+    reason_known: bool = True
+    """False for a verdict that may not hold next time (unreadable, or changed while read): never remembered."""
+
+
+def _classify_stat(root: Path, path: str, info: os.stat_result, max_file_bytes: int,
+                   screen: Screen | None) -> tuple[_Verdict, bytes | None]:
+    """The verdicts after the lstat, in the documented order; the content when it was read."""
     if stat.S_ISLNK(info.st_mode):
-        return SkippedFile(path, "symlink")
+        return _Verdict(SkippedFile(path, "symlink")), None
     if not stat.S_ISREG(info.st_mode):
-        return SkippedFile(path, "special")
+        return _Verdict(SkippedFile(path, "special")), None
     if info.st_size > max_file_bytes:
-        return SkippedFile(path, "too-large")
+        return _Verdict(SkippedFile(path, "too-large")), None
     if _extension(path) in BINARY_EXTENSIONS:
-        return SkippedFile(path, "binary")
+        return _Verdict(SkippedFile(path, "binary")), None
     if info.st_size == 0:
-        return SkippedFile(path, "empty")
+        return _Verdict(SkippedFile(path, "empty")), None
     try:
         # The stat size plus one: a file that grew is noticed without allocating the whole cap.
         data = read_contained(root, path, min(info.st_size, max_file_bytes) + 1).data
         if len(data) > info.st_size:  # grew since the stat: read it whole, up to the cap
             data = read_contained(root, path, max_file_bytes + 1).data
     except OutsideRepository:
-        return SkippedFile(path, "symlink")  # swapped for a link or a special file since the lstat
+        return _Verdict(SkippedFile(path, "symlink"), False), None  # swapped for a link or a special file since the lstat
     except OSError:
-        return SkippedFile(path, "unreadable")
+        return _Verdict(SkippedFile(path, "unreadable"), False), None
     if len(data) > max_file_bytes:
-        return SkippedFile(path, "too-large")
+        return _Verdict(SkippedFile(path, "too-large")), data
     if not data:
-        return SkippedFile(path, "empty")  # truncated since the stat
+        return _Verdict(SkippedFile(path, "empty")), data  # truncated since the stat
     reason = content_skip_reason(data[:SNIFF_BYTES]) or ("not-utf8" if not _is_utf8(data) else None)
     if reason is None and screen is not None:
         reason = screen(path, data)
-    return SourceFile(path, len(data)) if reason is None else SkippedFile(path, reason)
+    return _Verdict(SourceFile(path, len(data)) if reason is None else SkippedFile(path, reason)), data
 
 
 def _is_utf8(data: bytes) -> bool:

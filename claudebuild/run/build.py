@@ -25,6 +25,7 @@ from doit.exceptions import TaskFailed
 
 from claudebuild.engine.check_tasks import check_tasks
 from claudebuild.pipeline.check_plan import plan_checks
+from claudebuild.pipeline.chunk_memo import PLAN_FILE, planned_with_memo
 from claudebuild.run.jobs import Job, check_view, make_jobs
 
 from claudebuild.run.analyze import AnalysisContext, analyze_chunk
@@ -36,17 +37,19 @@ from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
 from claudebuild.pipeline.discover import discover_files
+from claudebuild.pipeline.discover_memo import MEMO_FILE, DiscoveryMemo
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
 from claudebuild.run.remote_cache import open_remote_cache
-from claudebuild.model import Chunk, Discovery, Finding
+from claudebuild.model import Chunk, ChunkResult, Discovery, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
 from claudebuild.repo.git import ensure_untracked_state, open_repo_files
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
-from claudebuild.pipeline.report import Report, build_report, exit_status
+from claudebuild.pipeline.report import Report, build_report, exit_status, normalize_path
+from claudebuild.secrets.rules import settings_digest as secrets_settings
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
 from claudebuild.engine.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
 from claudebuild.engine.tasks import covers, report_task, result_is_current, working_tree_hash
@@ -154,6 +157,14 @@ class Build:
         self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
         self.is_current = result_is_current(working_tree_hash(str(config.root), DEFAULT_HASHER), self.context.answer_digest)
         self._plan: Plan | None = None
+        self.memo = DiscoveryMemo(None)  # the real one is loaded by `plan`, under the state lock
+        self._stored: dict[str, dict[str, Any]] | None = None  # stored values, results, current verdicts:
+        self._results: dict[str, ChunkResult] | None = None  # read once per doit run (see `forget_stored`)
+        self._verdicts: dict[str, bool] | None = None
+        self.doit_chunks: frozenset[str] | None = None
+        """When set, the only chunks doit is shown: `claudebuild analyze` hands it just the ones that can be
+        stale, so a no-op does not make doit check every file of every chunk. None: all (plain doit,
+        and `list`/`info`/`forget`)."""
         self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
         self.annotate = True
         """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
@@ -186,11 +197,18 @@ class Build:
                    "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
             ignore = (*own, *self.config.ignore)
             self.scanner.load(self.config.state_path / SCAN_FILE)
+            self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
-                                       claudeignore_text=self._trusted_claudeignore(), screen=self._screen)
+                                       claudeignore_text=self._trusted_claudeignore(), screen=self._screen, memo=self.memo)
+            self._secret_files |= self.memo.flagged()
+            self.memo.save()
             self.scanner.save()
-            every = plan_checks(discovery.files, checks=self.config.checks, rules=self.config.rules,
-                                max_files=self.config.max_files_per_chunk, max_bytes=self.config.max_chunk_bytes)
+            config = self.config
+            every = planned_with_memo(
+                config.state_path / PLAN_FILE, discovery.files,
+                repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
+                make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
+                                         max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
             planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
             jobs = make_jobs(self.config, planned)
             self._plan = Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
@@ -202,6 +220,7 @@ class Build:
         scan = self.scanner.scan(path, data)
         if scan.hits:
             self._secret_files.add(path)
+            self.memo.flag(path)
         return "secret" if scan.whole_file else None
 
     def secret_findings(self, lines_by_file: dict[str, list[str]]) -> tuple[Finding, ...]:
@@ -244,8 +263,10 @@ class Build:
     def task_creators(self) -> dict[str, Callable[[], Any]]:
         def task_analyze() -> Any:
             """analyze every chunk with claude -p (cached by content)"""
-            return check_tasks(self.plan().jobs, self.config.checks, action_for=self._analyze_action,
-                               uptodate_for=self._uptodate_for)
+            jobs = self.plan().jobs
+            if self.doit_chunks is not None:
+                jobs = tuple(job for job in jobs if job.chunk.id in self.doit_chunks)
+            return check_tasks(jobs, self.config.checks, action_for=self._analyze_action, uptodate_for=self._uptodate_for)
 
         def task_report() -> Any:
             """merge every chunk's result into the report"""
@@ -307,19 +328,61 @@ class Build:
         """The report from every stored result, triaged against the files as they are now."""
         plan = self.plan()
         names = {job.task: job.chunk.id for job in plan.jobs}
-        stored = read_task_values(self.config.db_path, names)
-        results = {names[name]: check_view(values_to_result(values), self.config) for name, values in stored.items()}
+        results = {names[name]: check_view(result, self.config) for name, result in self.stored_results().items()}
         chunks = {chunk.id: chunk for chunk in plan.chunks}
-        stale = frozenset(chunk for chunk, values in ((names[n], v) for n, v in stored.items())
-                          if not self.current(chunks[chunk], values))
-        analyzed = [chunks[c] for c, result in results.items() if result.status == "ok" and c not in stale]
-        lines = load_source_lines(self.config.root, (path for chunk in analyzed for path in chunk.paths))
+        stale = frozenset(names[name] for name in self.stored_values() if not self._stored_current(chunks[names[name]]))
+        analyzed = [c for c, result in results.items() if result.status == "ok" and c not in stale]
+        lines = load_source_lines(self.config.root, self._checked_paths(analyzed, results, chunks))
         local = self.secret_findings(lines)
         judged = self.judgement(lines)
         return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
                             min_severity=self.config.min_severity, stale=stale, lines_by_file=lines,
                             previous=previous, baseline=judged.baseline, suppressions=judged.suppressions,
                             trusted_markers=judged.trusted_markers, local_findings=local)
+
+    def _checked_paths(self, analyzed: Sequence[str], results: Mapping[str, ChunkResult],
+                       chunks: Mapping[str, Chunk]) -> set[str]:
+        """The files whose lines the report needs: those a finding of an analyzed chunk names, and the
+        files with secrets. A file with no finding has nothing to verify, fingerprint or suppress, so
+        a large repository is not read again just to be summarised."""
+        wanted: set[str] = set()
+        for chunk_id in analyzed:
+            paths = chunks[chunk_id].paths
+            for raw in results[chunk_id].raw_findings:
+                named = raw.get("file")
+                normal = normalize_path(named) if isinstance(named, str) else None
+                if normal is not None and normal in paths:
+                    wanted.add(normal)
+            wanted.update(path for path in paths if path in self._secret_files)
+        return wanted
+
+    def stored_values(self) -> dict[str, dict[str, Any]]:
+        """The stored values of every planned job's task, by task name, read once until `forget_stored`."""
+        if self._stored is None:
+            self._stored = read_task_values(self.config.db_path, [job.task for job in self.plan().jobs])
+        return self._stored
+
+    def stored_results(self) -> dict[str, ChunkResult]:
+        """`stored_values` as results, by task name."""
+        if self._results is None:
+            self._results = {name: values_to_result(values) for name, values in self.stored_values().items()}
+        return self._results
+
+    def _stored_current(self, chunk: Chunk) -> bool:
+        """`current` for the chunk's stored values, decided once until `forget_stored`: the no-op run asks
+        twice (what is pending, then the report) and each answer looks at every file."""
+        if self._verdicts is None:
+            self._verdicts = {}
+        known = self._verdicts.get(chunk.id)
+        if known is None:
+            job = self.plan().job(chunk.id)
+            values = self.stored_values().get(job.task) if job is not None else None
+            known = self._verdicts[chunk.id] = bool(values) and self.current(chunk, values or {})
+        return known
+
+    def forget_stored(self) -> None:
+        """Read the stored values again next time: a doit run (or anything else) may have written some."""
+        self._stored = self._results = self._verdicts = None
 
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
@@ -332,14 +395,14 @@ class Build:
         plan = self.plan()
         names = {job.task: job.chunk for job in plan.jobs}
         models = {job.task: job.config.model for job in plan.jobs}
-        stored = read_task_values(self.config.db_path, names)
+        stored = self.stored_values()
         sizes = {file.path: file.size for file in plan.discovery.files}
-        results = {name: values_to_result(values) for name, values in stored.items()}
+        results = self.stored_results()
         history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
         pending: list[PendingChunk] = []
         for name, chunk in names.items():
             values = stored.get(name)
-            if values and self.current(chunk, values):
+            if values and self._stored_current(chunk):
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
             past = results.get(name)
@@ -361,6 +424,7 @@ class Build:
 
         `ci`: also append the step summary on GitHub Actions (once per command; `merge` leaves it to `report`)."""
         plan = self.plan()
+        self.forget_stored()  # chunks may have finished since the last look (the report task runs inside doit)
         root = self.config.root
         drop_stale_tasks(self.config.db_path, plan.all_tasks or [job.task for job in plan.jobs],
                          exists=lambda path: os.path.lexists(os.path.join(root, path)))

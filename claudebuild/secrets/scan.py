@@ -49,12 +49,14 @@ class SecretScanner:
         self._dirty = False
         self._lock = threading.Lock()
         self._path: Path | None = None
+        self._unread: Path | None = None  # `load` was asked for this file; read on first use
         self.scanned = 0
         """Scans actually run (cache misses), for benchmarks and tests."""
 
     def scan(self, path: str, data: bytes) -> FileScan:
         """The secrets in `data`, the content of repo-relative `path` (its extension picks the keyword rules)."""
         key = f"{hash_bytes(data)}:{file_extension(path)}"
+        self._read_pending()
         with self._lock:
             known = self._entries.get(key)
             if known is not None:
@@ -70,8 +72,19 @@ class SecretScanner:
 
     def load(self, path: Path) -> None:
         """Take the cached scans in `path`; a missing, unreadable or outdated file is an empty cache.
-        `save` writes there."""
-        self._path = path
+        `save` writes there. The file is read on the first scan or save: a run whose files are
+        all known from the discovery memo scans nothing and never pays for reading it."""
+        with self._lock:
+            self._path = path
+            self._unread = path
+
+    def _read_pending(self) -> None:
+        with self._lock:
+            path, self._unread = self._unread, None
+        if path is not None:
+            self._read(path)
+
+    def _read(self, path: Path) -> None:
         try:
             document = orjson.loads(path.read_bytes())
         except (OSError, orjson.JSONDecodeError):
@@ -99,6 +112,8 @@ class SecretScanner:
         with self._lock:
             if not self._dirty and target == self._path:
                 return
+        self._read_pending()  # older entries are kept
+        with self._lock:
             used = [key for key in self._entries if key in self._used]
             older = [key for key in self._entries if key not in self._used][: max(0, MAX_CACHED - len(used))]
             entries = {key: _to_json(self._entries[key]) for key in (*used, *older)}

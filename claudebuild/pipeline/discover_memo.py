@@ -1,0 +1,146 @@
+"""Discovery's memo: a file whose stat signature is unchanged is not read, classified or hashed again.
+
+Discovery reads every candidate (binary, generated, UTF-8 and secret checks), so
+on a large repository a run with nothing changed would cost as much as the first.
+The memo, kept in the state directory, records per path the stat signature
+(mtime_ns, size, inode, ctime_ns) seen before the read, the verdict (kept with
+its size, or the skip reason), the content hash and whether the caller flagged
+the file (the secret scan found something in it). The next run reuses a verdict
+only when the full signature is unchanged; a name-only verdict (e.g.
+"claudeignore", "lockfile") depends only on the path and the settings.
+
+It is never trusted across a change of anything else that decides a verdict:
+`settings` is a digest of the ignore patterns, `.claudeignore`, the size cap and
+the secret rules, and a memo written under other settings is dropped whole. The
+file list itself always comes fresh from git (or the walk), so an added, deleted
+or newly ignored file is seen as today. Racy writes: a file modified within
+`RACY_NS` of the moment discovery started is not remembered (an edit in the same
+clock tick that keeps size and times could otherwise hide), so it is classified
+again next time. A memo that cannot be read or has the wrong shape is an empty
+one: it is a cache, never a source of truth.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from claudebuild.atomic_write import write_atomic
+from claudebuild.hashing import StatSignature, digest_json, stat_signature
+from claudebuild.model import SkippedFile, SourceFile
+
+MEMO_FILE = "discovery.json"
+"""The memo's name inside the state directory."""
+FORMAT = 1
+"""Bump when the meaning of an entry or any classification rule changes: older memos are dropped."""
+RACY_NS = 2_000_000_000
+"""Files changed this close to the start of discovery are classified again next run."""
+
+Outcome = SourceFile | SkippedFile
+
+
+class DiscoveryMemo:
+    """Verdicts by path, loaded from and saved to one JSON file; not thread-safe (discovery is serial).
+
+    Usable only after `bind`: the settings are known in full only inside discovery
+    (it reads `.claudeignore`), so the caller's part (e.g. the secret rules) is
+    given to `load` and discovery adds its own."""
+
+    def __init__(self, path: Path | None, caller_settings: Any = None) -> None:
+        self.path = path
+        self.caller_settings = caller_settings
+        self.settings = ""
+        self.started_ns = time.time_ns()
+        self._stored: tuple[Any, dict[str, list[Any]]] = ("", {})
+        self._old: dict[str, list[Any]] = {}
+        self._new: dict[str, list[Any]] = {}
+        self._flagged: set[str] = set()
+        self.reused = 0
+        """Verdicts taken from the memo this run (for tests and the benchmark)."""
+
+    @classmethod
+    def load(cls, path: Path, caller_settings: Any) -> DiscoveryMemo:
+        """The memo at `path` (empty if missing or unreadable); saves there."""
+        memo = cls(path, caller_settings)
+        try:
+            document = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return memo
+        if isinstance(document, dict) and isinstance(document.get("entries"), dict):
+            memo._stored = (document.get("settings"), document["entries"])
+        return memo
+
+    def bind(self, **discovery_settings: Any) -> None:
+        """Fix the full settings; what was stored under any others is dropped."""
+        self.settings = digest_json({"format": FORMAT, "caller": self.caller_settings, **discovery_settings})
+        settings, entries = self._stored
+        self._old = entries if settings == self.settings else {}
+        self._new = {}
+        self._flagged = set()
+        self.reused = 0
+
+    # -- lookups -------------------------------------------------------------
+    def name_verdict(self, path: str) -> str | None:
+        """The remembered reason `path` is refused by name alone, or None."""
+        entry = self._old.get(path)
+        if isinstance(entry, list) and len(entry) == 1 and isinstance(entry[0], str):
+            self._new[path] = entry
+            self.reused += 1
+            return entry[0]
+        return None
+
+    def passed_names(self, path: str) -> bool:
+        """True when `path` passed the name checks under these settings (it has a full verdict)."""
+        entry = self._old.get(path)
+        return isinstance(entry, list) and len(entry) == 8
+
+    def verdict(self, path: str, info: os.stat_result) -> Outcome | None:
+        """The remembered verdict for `path` if its stat signature is unchanged, else None."""
+        entry = self._old.get(path)
+        if not isinstance(entry, list) or len(entry) != 8 or entry[:4] != list(stat_signature(info)):
+            return None
+        size, reason, digest, flagged = entry[4:]
+        if not isinstance(size, int) or not isinstance(reason, str) or not isinstance(digest, str):
+            return None
+        self._new[path] = entry
+        if flagged:
+            self._flagged.add(path)
+        self.reused += 1
+        return SkippedFile(path, reason) if reason else SourceFile(path, size)
+
+    def digest(self, path: str) -> str:
+        """The content hash recorded with `path`'s verdict this run ("" when its content was not read)."""
+        entry = self._new.get(path)
+        return entry[6] if entry is not None and len(entry) == 8 else ""
+
+    # -- recording -----------------------------------------------------------
+    def flag(self, path: str) -> None:
+        """Mark `path` for the caller (the secret scan found something in it); remembered with its verdict."""
+        self._flagged.add(path)
+
+    def flagged(self) -> frozenset[str]:
+        """Paths flagged this run, directly or from the memo."""
+        return frozenset(self._flagged)
+
+    def remember_name(self, path: str, reason: str) -> None:
+        self._new[path] = [reason]
+
+    def remember(self, path: str, info: os.stat_result, outcome: Outcome, digest: str) -> None:
+        """Record a fresh verdict, unless the file changed too recently to trust its signature."""
+        if max(info.st_mtime_ns, info.st_ctime_ns) >= self.started_ns - RACY_NS:
+            self._new.pop(path, None)
+            return
+        signature: StatSignature = stat_signature(info)
+        size, reason = (outcome.size, "") if isinstance(outcome, SourceFile) else (-1, outcome.reason)
+        self._new[path] = [*signature, size, reason, digest, path in self._flagged]
+
+    def save(self) -> None:
+        """Write what this run saw (only paths that are still candidates) atomically, if anything differs."""
+        if self.path is None or self._new == self._old:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, orjson.dumps({"settings": self.settings, "entries": self._new}).decode())
