@@ -60,7 +60,7 @@ class DiscoveryMemo:
         self._new: dict[str, list[Any]] = {}
         self._flagged: set[str] = set()
         self.reused = 0
-        """Verdicts taken from the memo this run (for tests and the benchmark)."""
+        """Verdicts of unchanged files taken from the memo this run, name-only ones aside (for tests)."""
 
     @classmethod
     def load(cls, path: Path, caller_settings: Any) -> DiscoveryMemo:
@@ -89,7 +89,6 @@ class DiscoveryMemo:
         entry = self._old.get(path)
         if isinstance(entry, list) and len(entry) == 1 and isinstance(entry[0], str):
             self._new[path] = entry
-            self.reused += 1
             return entry[0]
         return None
 
