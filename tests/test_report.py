@@ -126,3 +126,17 @@ def test_the_report_names_the_model_and_cli_version_of_each_result_it_uses() -> 
 
     report = report_of(replace(ok(), model="claude-sonnet-5-5", cli_version="2.1.332"))
     assert report.models == {"claude-sonnet-5-5": 1} and report.cli_versions == {"2.1.332": 1}
+
+
+def test_the_terminal_markdown_and_github_summaries_tell_the_same_triage_news() -> None:
+    from dataclasses import replace
+
+    from claudebuild.render import github, markdown, terminal
+
+    report = build_report([CHUNK], {CHUNK.id: ok(finding())}, DISCOVERY, run_id="now")
+    kept = replace(report, findings=tuple(replace(f, suppression_ignored="not trusted here") for f in report.findings))
+    clause = "suppressions not trusted: 1 (added by the change under review; the findings stay)"
+
+    assert clause in terminal.render(kept)
+    assert clause[0].upper() + clause[1:] + "." in markdown.render(kept)
+    assert clause[0].upper() + clause[1:] + "." in github.render_step_summary(kept)

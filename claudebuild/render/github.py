@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.pipeline.report import Report
+from claudebuild.render.triage_summary import triage_sentences
 from claudebuild.pipeline.triage.history import STATUS_NEW
 from claudebuild.untrusted_text import markdown_text, workflow_data, workflow_property
 
@@ -114,7 +115,7 @@ def render_step_summary(report: Report) -> str:
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
     )
     lines.append("")
-    lines += _triage_lines(report)
+    lines += triage_sentences(report)
     tail: list[str] = []
     if report.fixed:
         tail += ["### Fixed since the last report", "", "| severity | file | line | category | finding |", "|---|---|---:|---|---|"]
@@ -134,21 +135,6 @@ def render_step_summary(report: Report) -> str:
         lines += _finding_rows(report.findings, budget)
         lines.append("")
     return "\n".join(lines + tail)
-
-
-def _triage_lines(report: Report) -> list[str]:
-    parts = []
-    if report.compared:
-        counts = report.by_status()
-        parts.append(f"Since the last report: {counts['new']} new, {counts['persisting']} persisting, {len(report.fixed)} fixed.")
-    if report.unverified:
-        parts.append(f"{report.unverified} unverified (quoted code not in the file; never fail the gate).")
-    if report.baselined:
-        parts.append(f"{len(report.baselined)} in the baseline.")
-    suppressed = sum(report.suppressed.values())
-    if suppressed:
-        parts.append(f"{suppressed} suppressed ({report.suppressed_without_reason} without a reason).")
-    return [" ".join(parts), ""] if parts else []
 
 
 def write_step_summary(report: Report, env: Mapping[str, str]) -> bool:

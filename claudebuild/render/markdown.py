@@ -15,6 +15,7 @@ from itertools import groupby
 
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.pipeline.report import Report
+from claudebuild.render.triage_summary import triage_sentences
 from claudebuild.untrusted_text import markdown_code, markdown_text
 
 
@@ -34,26 +35,6 @@ def status_text(finding: Finding, report: Report) -> str:
     if not finding.verified:
         marks.append("**unverified**")
     return ", ".join(marks)
-
-
-def triage_summary(report: Report) -> list[str]:
-    """One sentence per kind of triage news; none when there is none."""
-    lines = []
-    if report.compared:
-        counts = report.by_status()
-        lines.append(f"Since the last report: {counts['new']} new, {counts['persisting']} persisting, "
-                     f"{len(report.fixed)} fixed.")
-    if report.unverified:
-        lines.append(f"{report.unverified} unverified: the quoted code is not in the file, so they never fail the gate.")
-    if report.baselined:
-        lines.append(f"{len(report.baselined)} in the baseline (known, do not fail the gate).")
-    suppressed = report.suppressed
-    total = sum(suppressed.values())
-    if total:
-        missing = report.suppressed_without_reason
-        lines.append(f"{total} suppressed ({suppressed['inline']} inline, {suppressed['file']} by the suppressions file"
-                     + (f"; {missing} without a reason" if missing else "") + ").")
-    return [" ".join(lines), ""] if lines else []
 
 
 def _findings(report: Report) -> list[str]:
@@ -115,7 +96,7 @@ def render(report: Report) -> str:
         + _made_by(report)
     )
     lines.append("")
-    lines += triage_summary(report)
+    lines += triage_sentences(report)
     if report.findings:
         lines += _findings(report)
     if report.fixed:

@@ -10,25 +10,13 @@ from __future__ import annotations
 from claudebuild.model import SEVERITIES
 from claudebuild.pipeline.report import Report
 from claudebuild.pipeline.triage.gate import gate_failures
+from claudebuild.render.triage_summary import triage_clauses
 from claudebuild.untrusted_text import terminal_text
 
 
 def triage_lines(report: Report, fail_on: str = "") -> list[str]:
     """New / fixed since the last report, unverified, baselined and suppressed counts, and the gate's verdict."""
-    lines = []
-    if report.compared:
-        counts = report.by_status()
-        lines.append(f"  since the last report: {counts['new']} new, {counts['persisting']} persisting, "
-                     f"{len(report.fixed)} fixed")
-    if report.unverified:
-        lines.append(f"  unverified: {report.unverified} (quoted code not in the file; never fail the gate)")
-    if report.baselined:
-        lines.append(f"  baselined: {len(report.baselined)} (known; never fail the gate)")
-    suppressed = report.suppressed
-    if sum(suppressed.values()):
-        missing = report.suppressed_without_reason
-        lines.append(f"  suppressed: {sum(suppressed.values())} ({suppressed['inline']} inline, {suppressed['file']} by file"
-                     + (f"; {missing} without a reason" if missing else "") + ")")
+    lines = [f"  {clause}" for clause in triage_clauses(report)]
     lines += _ignored_suppression_lines(report)
     if fail_on not in ("", "none"):
         failures = gate_failures(report, fail_on)
@@ -43,13 +31,12 @@ def triage_lines(report: Report, fail_on: str = "") -> list[str]:
 
 
 def _ignored_suppression_lines(report: Report) -> list[str]:
-    """Findings kept because their inline suppression is not trusted (added by the change under review)."""
+    """Which findings were kept because their inline suppression is not trusted (`triage_clauses` counts them)."""
     ignored = [finding for finding in report.findings if finding.suppression_ignored]
     if not ignored:
         return []
-    lines = [f"  suppressions not trusted: {len(ignored)} (added by the change under review; the findings stay)"]
-    lines += [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.rule_id)}]"
-              for f in ignored[:10]]
+    lines = [f"    {terminal_text(f.file)}:{f.line}: {f.severity}: {f.suppression_ignored} [{terminal_text(f.rule_id)}]"
+             for f in ignored[:10]]
     if len(ignored) > 10:
         lines.append(f"    ... and {len(ignored) - 10} more (see the report)")
     return lines
