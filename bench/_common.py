@@ -20,14 +20,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from claudebuild.claude.environment import offline_environment
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLAUDE = REPO / "tools/node_modules/.bin/claude"
-FAKE_KEY = "sk-ant-bench-fake"
-
-# Anything that could send the CLI somewhere other than our loopback server.
-_SCRUB = ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CLAUDE_CODE_USE_BEDROCK",
-          "CLAUDE_CODE_USE_VERTEX", "CLAUDEBUILD_MODEL", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-          "http_proxy", "https_proxy", "all_proxy")  # fmt: skip
 
 
 def claude_binary() -> str:
@@ -39,20 +35,10 @@ def claude_binary() -> str:
 
 def offline_env(api_url: str, config_dir: Path) -> dict[str, str]:
     """The environment for claudebuild and the CLI: our loopback server, a fake key, a private config dir."""
-    if not api_url.startswith("http://127.0.0.1:"):
-        raise ValueError(f"refusing a non-loopback API URL: {api_url}")
     config_dir.mkdir(parents=True, exist_ok=True)
-    env = {key: value for key, value in os.environ.items() if key not in _SCRUB}
-    env.update(
-        ANTHROPIC_BASE_URL=api_url,
-        ANTHROPIC_API_KEY=FAKE_KEY,
-        CLAUDE_CONFIG_DIR=str(config_dir),
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-        DISABLE_AUTOUPDATER="1",
-        CLAUDEBUILD_CLAUDE=claude_binary(),
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
+    env = offline_environment(api_url, config_dir)
+    env.pop("CLAUDEBUILD_MODEL", None)
+    env["CLAUDEBUILD_CLAUDE"] = claude_binary()
     return env
 
 

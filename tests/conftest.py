@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from claudebuild.claude.environment import ROUTES_ELSEWHERE, offline_settings
 from claudebuild.fakeapi import FakeAnthropicServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,15 +63,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     config_dir = tmp_path_factory.mktemp("claude-config")
-    for key in ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDEBUILD_MODEL"):
+    for key in (*ROUTES_ELSEWHERE, "CLAUDEBUILD_MODEL", "CLAUDEBUILD_CONFIG_FROM"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # discard port: nothing answers
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-not-a-real-key")
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config_dir))
+    for key, value in offline_settings("http://127.0.0.1:9", config_dir).items():  # discard port: nothing answers
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))  # no user claudebuild config
-    monkeypatch.delenv("CLAUDEBUILD_CONFIG_FROM", raising=False)
-    monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
     if CLAUDE:
         monkeypatch.setenv("CLAUDEBUILD_CLAUDE", CLAUDE)
 

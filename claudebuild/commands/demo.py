@@ -8,12 +8,10 @@ what the cache saved. Nothing leaves the machine and no API key is needed.
 
 from __future__ import annotations
 
-import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from claudebuild.claude.environment import offline_process_environment
 from claudebuild.run.build import Build
 from claudebuild.commands.init import init_repository
 from claudebuild.config import load_config
@@ -26,28 +24,6 @@ from claudebuild.untrusted_text import terminal_text
 DEMO_CONFIG = "# small chunks, so the demo shows several of them\nmax_files_per_chunk = 6\n"
 EDITED_FILE = "app/services/billing.py"
 EDIT = "\n\ndef apply_discount(total, code):\n    # TODO: validate the discount code before applying it\n    return total * 0.9\n"
-
-
-@contextmanager
-def offline_environment(api_url: str, config_dir: Path) -> Iterator[None]:
-    """Point the real CLI at the local server with a private config dir, then restore."""
-    settings = {
-        "ANTHROPIC_BASE_URL": api_url,
-        "ANTHROPIC_API_KEY": "sk-ant-offline-demo-key",
-        "CLAUDE_CONFIG_DIR": str(config_dir),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-    }
-    saved = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _analyze(root: Path, jobs: int, title: str) -> tuple[Build, int]:
@@ -69,7 +45,7 @@ def run_demo(*, directory: Path | None, latency: float, jobs: int) -> int:
     init_repository(root)
     (root / "claudebuild.toml").write_text(DEMO_CONFIG, encoding="utf-8")
     print(f"claudebuild demo: sample repository copied to {root}")
-    with FakeAnthropicServer(latency=latency) as api, offline_environment(api.url, base / "claude-config"):
+    with FakeAnthropicServer(latency=latency) as api, offline_process_environment(api.url, base / "claude-config"):
         print(f"local fake Anthropic API at {api.url} ({latency:.1f}s per call); the real claude CLI talks to it")
         first, code = _analyze(root, jobs, "cold run")
         cold_calls = len(api.message_requests())

@@ -32,7 +32,7 @@ from claudebuild.run.analyze import AnalysisContext, analyze_chunk
 from claudebuild.atomic_write import write_atomic
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
-from claudebuild.claude.credentials import Credentials, detect_credentials, with_config_dir
+from claudebuild.claude.environment import claude_environment
 from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
@@ -114,18 +114,6 @@ class Judgement:
 def new_run_id() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
-
-
-def claude_environment(config: Config, base: dict[str, str] | None = None) -> tuple[dict[str, str], Credentials]:
-    """The CLI's environment and credentials: no telemetry or update checks, retries left to us, and
-    claudebuild's own config directory when the key comes from the environment (see credentials.py)."""
-    env = dict(os.environ if base is None else base)
-    env.setdefault("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
-    env.setdefault("DISABLE_AUTOUPDATER", "1")
-    env["CLAUDE_CODE_MAX_RETRIES"] = str(config.cli_max_retries)
-    env.setdefault("API_TIMEOUT_MS", str(int(config.call_timeout * 1000)))
-    credentials = detect_credentials(env, config.state_path)
-    return with_config_dir(env, credentials), credentials
 
 
 class Build:
