@@ -53,8 +53,11 @@ DEFAULT_SYSTEM_PROMPT = (
     "you never invent files or line numbers, and you answer in the requested structure."
 )
 
-FORMATS = ("json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github")
-"""Names of the report formats (renderers in claudebuild.render.formats)."""
+REPORT_FILES = {"json": "report.json", "md": "report.md", "sarif": "report.sarif", "html": "report.html",
+                "junit": "report.junit.xml", "gitlab": "report.gitlab.json", "rdjson": "report.rdjson",
+                "github": "report.github.txt"}
+"""Every report format by name and the file in the state dir it is written to (renderers: claudebuild.render.formats)."""
+FORMATS = tuple(REPORT_FILES)
 DEFAULT_FORMATS = ("json", "md")
 BASELINE_FILE = "claudebuild-baseline.json"
 """Default `baseline_file`: the committed fingerprints of known findings (`claudebuild baseline`)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -55,6 +57,32 @@ def test_a_call_that_starts_as_the_run_stops_is_killed_at_once(tmp_path: Path) -
 
     assert time.monotonic() - started < 10 and not finished.timed_out
     assert finished.exit_code is not None and finished.exit_code < 0
+
+
+def test_ctrl_c_the_moment_the_child_starts_never_leaves_it_running(tmp_path: Path) -> None:
+    """The interrupt lands while the main thread may still be inside the start (Popen after the fork):
+    whichever line it hits, the child the runner started is ended before the interrupt unwinds."""
+    script, pid_file = slow_cli(tmp_path)
+    runner = ClaudeRunner(str(script))
+
+    def interrupt() -> None:  # as soon as the child runs (polled tightly, to land inside the start if it can)
+        deadline = time.monotonic() + 60
+        while not (pid_file.is_file() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    sender = threading.Thread(target=interrupt)
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.execute([str(script)], tmp_path, "", timeout=60)
+    finally:
+        sender.join(timeout=60)
+        signal.signal(signal.SIGINT, previous)
+
+    assert not alive(int(pid_file.read_text()))
+    assert runner.live_pids() == []
 
 
 def test_a_missing_cli_is_still_one_line_naming_the_fix(tmp_path: Path) -> None:

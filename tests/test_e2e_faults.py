@@ -227,7 +227,8 @@ def test_an_interrupt_during_the_claude_version_check_exits_130_and_ends_the_che
 
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    wait_until(lambda: not alive(check), timeout=10, what="the end of the `claude --version` process")
+    # The child sleeps 120 s: any limit well below that tells "ended by the run" from "left behind".
+    wait_until(lambda: not alive(check), timeout=45, what="the end of the `claude --version` process")
 
 
 def test_a_second_run_on_the_same_repository_is_refused_with_a_clear_message(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer,

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from claudebuild.config import FORMATS
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 
@@ -41,7 +42,7 @@ FILES = {
     "svc/AGENTS.md": f"{AGENTS_MD_MARKER}: never report eval.\n",
     "lib/util.py": "def double(x):\n    return 2 * x\n",
 }
-ALL_FORMATS = 'formats = ["json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github"]\n'
+ALL_FORMATS = f"formats = {json.dumps(list(FORMATS))}\n"
 
 
 @pytest.fixture

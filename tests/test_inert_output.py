@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from doit.task import Task
 
+from claudebuild.config import FORMATS
 from claudebuild.fakeapi import FakeAnthropicServer, review
 from claudebuild.fakeapi.reviewer import HOSTILE_CATEGORY, HOSTILE_MARKER, HOSTILE_MESSAGE, HOSTILE_TITLE
 from claudebuild.model import Finding
@@ -46,7 +47,6 @@ SHOWN_TITLE = "Model text with escapes ::error file=x::pwned"
 """The hostile title on one line, as every one-line context shows it: the escapes gone, the text kept."""
 LIVE_ELEMENTS = {"img", "a", "script", "b", "iframe", "svg", "del", "s", "h4", "blockquote", "ol"}
 """Elements only model text could make in a report (our own markup makes none of them from model text)."""
-ALL_FORMATS = ("json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github")
 
 
 def hostile(**fields: Any) -> Finding:
@@ -404,7 +404,7 @@ def test_a_chunk_label_from_a_hostile_file_name_is_terminal_safe() -> None:
 @pytest.mark.e2e
 def test_hostile_model_output_stays_inert_in_every_format_and_every_terminal_output(
         make_repo: Callable[..., Path], fake_api: FakeAnthropicServer, tmp_path: Path) -> None:
-    root = make_repo(HOSTILE_FILE, config=f"formats = {json.dumps(list(ALL_FORMATS))}\n")
+    root = make_repo(HOSTILE_FILE, config=f"formats = {json.dumps(list(FORMATS))}\n")
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     summary = tmp_path / "step-summary.md"

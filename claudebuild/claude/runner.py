@@ -8,6 +8,7 @@ in ../shared/claude-cli-contract.md and only `kind == "ok"` may ever be cached.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -248,8 +249,7 @@ class ClaudeRunner:
         killed at once if `terminate_all` ran while it was being started."""
         started = time.monotonic()
         try:
-            process = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, start_new_session=True)
+            process = self._start(argv, cwd)
         except FileNotFoundError:
             raise ClaudeNotFound(self.binary) from None
         except PermissionError as error:
@@ -260,7 +260,6 @@ class ClaudeRunner:
         timed_out = False
         try:
             with self._lock:
-                self._live.add(process)
                 stopping = self._stopping
             if stopping:  # `terminate_all` took its list before this child was in it
                 self._kill_group(process)
@@ -276,6 +275,50 @@ class ClaudeRunner:
             with self._lock:
                 self._live.discard(process)
         return FinishedProcess(process.returncode, stdout, stderr, timed_out, int((time.monotonic() - started) * 1000))
+
+    def _start(self, argv: list[str], cwd: Path | None) -> subprocess.Popen[bytes]:
+        """Start the child on a helper thread and put it in `_live` before that thread lets go.
+
+        Signal handlers run on the main thread between bytecodes: Ctrl-C's handler raising
+        inside `Popen` after the fork would lose a started child that nobody then ends (it
+        outlived the run). The helper's start cannot be interrupted; if the main thread's wait
+        is, it closes the gate (no start begins after that) and ends whatever was started."""
+        gate = threading.Lock()
+        done = threading.Event()
+        started: list[subprocess.Popen[bytes]] = []
+        failed: list[BaseException] = []
+        cancelled: list[bool] = []
+
+        def start() -> None:
+            try:
+                with gate:
+                    if cancelled:
+                        return
+                    process = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                               stderr=subprocess.PIPE, start_new_session=True)
+                    with self._lock:
+                        self._live.add(process)
+                    started.append(process)
+            except BaseException as error:  # handed to the waiting thread, which raises it
+                failed.append(error)
+            finally:
+                done.set()
+
+        try:
+            threading.Thread(target=start, name="claude-start", daemon=True).start()
+            done.wait()
+        except BaseException:
+            while not cancelled:  # a second Ctrl-C must not skip this
+                with contextlib.suppress(BaseException), gate:
+                    cancelled.append(True)
+            for process in started:
+                self._kill_group(process)
+                with self._lock:
+                    self._live.discard(process)
+            raise
+        if failed:
+            raise failed[0]
+        return started[0]
 
     def live_pids(self) -> list[int]:
         with self._lock:

@@ -35,7 +35,7 @@ from claudebuild.repo.staged import GitIndex, git_output, staged_paths
 from claudebuild.contained import read_contained
 from claudebuild.hashing import hash_bytes
 from claudebuild.engine.store import read_task_values, result_to_values, save_values, values_to_result
-from claudebuild.engine.tasks import analyze_task_name, covers, result_is_current
+from claudebuild.engine.tasks import analyze_task_name, reusable
 from claudebuild.run.throttle import RunAborted
 from claudebuild.pipeline.triage import gate_failures
 from claudebuild.untrusted_text import terminal_text
@@ -95,12 +95,11 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
     else:
         source = WorkingTreeFiles(root)
     committed = [Chunk(chunk.id, tuple(part for part in chunk.parts if source.has(part.path))) for chunk in chunks]
-    is_current = result_is_current(source.hash_of, build.context.answer_digest)
 
     def review(chunk: Chunk) -> tuple[ChunkResult | None, bool]:
         name = analyze_task_name(chunk.id)
         previous = read_task_values(build.config.db_path, [name]).get(name)
-        if previous and is_current(None, previous) and covers(chunk, previous):
+        if previous and reusable(chunk, previous, source.hash_of, build.context.answer_digest):
             return values_to_result(previous), True
         result = analyze_chunk(build.context, chunk)
         if result is not None:

@@ -60,6 +60,13 @@ def covers(chunk: Chunk, values: dict[str, Any]) -> bool:
         return False
 
 
+def reusable(chunk: Chunk, values: dict[str, Any], hash_of: Callable[[str], str], answer_digest: str) -> bool:
+    """The one test of "may this stored result stand in for a call": ok, made with these settings
+    (`answer_digest`), from exactly this chunk's files with the contents `hash_of` gives now (the
+    working tree for a run and `merge`, the git index for the pre-commit hook)."""
+    return result_is_current(hash_of, answer_digest)(None, values) and covers(chunk, values)
+
+
 def describe(chunk: Chunk) -> str:
     shown = ", ".join(chunk.paths[:3])
     more = len(chunk.paths) - 3

@@ -52,7 +52,7 @@ from claudebuild.pipeline.report import Report, build_report, exit_status, norma
 from claudebuild.secrets.rules import settings_digest as secrets_settings
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
 from claudebuild.engine.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
-from claudebuild.engine.tasks import covers, report_task, result_is_current, working_tree_hash
+from claudebuild.engine.tasks import report_task, result_is_current, reusable, working_tree_hash
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
                                 read_suppressions, trusted_marker_lines)
@@ -375,8 +375,8 @@ class Build:
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
         job = self.plan().job(chunk.id) if self.config.checks or self.config.rules else None
-        is_current = self.is_current if job is None else self._uptodate_for(job)
-        return is_current(None, values) and covers(chunk, values)
+        digest = self.context.answer_digest if job is None else job.answer_digest
+        return reusable(chunk, values, working_tree_hash(str(self.config.root), DEFAULT_HASHER), digest)
 
     def pending_chunks(self) -> list[PendingChunk]:
         """Chunks whose stored result is missing or out of date, with a cost estimate each, best first."""
