@@ -60,6 +60,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("claude_cli", CLI_VERSIONS, indirect=True)
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An end-to-end test that runs the real CLI against the fake API (the `fake_api` fixture) is `slow`:
+    each CLI start costs about a CPU-second. `-m "not slow"` keeps the unit tests and the quick
+    end-to-end ones (refusals, errors before any call); a slow test without that fixture is marked by hand."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None and "fake_api" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     config_dir = tmp_path_factory.mktemp("claude-config")

@@ -102,6 +102,7 @@ def test_fail_on_sets_the_exit_code(sample: Path, fake_api: FakeAnthropicServer)
     assert main(["-C", str(sample), "report", "--fail-on", "critical"]) == 0
 
 
+@pytest.mark.slow  # three runs of the real CLI over the sample (its own fake API, not the fixture)
 def test_the_demo_shows_exactly_one_chunk_reanalyzed_after_an_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_demo(directory=tmp_path, latency=0.0, jobs=4) == 0
     out = capsys.readouterr().out

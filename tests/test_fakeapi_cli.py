@@ -35,6 +35,7 @@ CLAUDE = find_claude()
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.slow,  # every test starts the real CLI
     pytest.mark.skipif(CLAUDE is None, reason="no claude CLI: set CLAUDEBUILD_CLAUDE or install it into tools/"),
 ]
 
