@@ -96,6 +96,16 @@ def claude_cli(request: pytest.FixtureRequest, isolated_environment: None, monke
 
 
 @pytest.fixture
+def api() -> Iterator[FakeAnthropicServer]:
+    """A fresh fake API that is always stopped, even when the test fails."""
+    server = FakeAnthropicServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicServer]:
     """A running fake API that the real CLI (in this process's environment) talks to."""
     with FakeAnthropicServer() as server:

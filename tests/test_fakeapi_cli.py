@@ -12,12 +12,12 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from claudebuild.claude.environment import offline_settings
 from claudebuild.fakeapi import FakeAnthropicServer, Fault, review
 
 
@@ -69,16 +69,6 @@ FLAGS = ["--output-format", "json", "--max-turns", "3", "--tools", "", "--settin
 
 
 @pytest.fixture
-def api() -> Iterator[FakeAnthropicServer]:
-    """A fresh fake API that is always stopped, even when the test fails."""
-    server = FakeAnthropicServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "work").mkdir()
     return tmp_path / "work"
@@ -87,16 +77,8 @@ def workdir(tmp_path: Path) -> Path:
 def run_claude(api: FakeAnthropicServer, workdir: Path, args: list[str], stdin: str = "") -> tuple[int, Any]:
     """Run the CLI offline; returns (exit code, parsed stdout or None when stdout is empty)."""
     home = workdir.parent
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "ANTHROPIC_BASE_URL": api.url,
-        "ANTHROPIC_API_KEY": "sk-ant-test-fake",
-        "CLAUDE_CONFIG_DIR": str(home / "claude-config"),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_MAX_RETRIES": "0",
-    }
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+           **offline_settings(api.url, home / "claude-config"), "CLAUDE_CODE_MAX_RETRIES": "0"}
     assert CLAUDE is not None
     done = subprocess.run([CLAUDE, "-p", *args], input=stdin, capture_output=True, text=True, cwd=workdir,
                           env=env, timeout=60, check=False)

@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,16 +45,6 @@ class Response:
                 name, data = block.split("\n", 1)
                 parsed.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
         return parsed
-
-
-@pytest.fixture
-def api() -> Iterator[FakeAnthropicServer]:
-    """A fresh fake API that is always stopped, even when the test fails."""
-    server = FakeAnthropicServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def call(api: FakeAnthropicServer, method: str, path: str, body: Any = None, *, timeout: float = 10,
