@@ -12,6 +12,8 @@ from typing import Any
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 """Most severe first; the index is the sort rank."""
+ANALYZE_PREFIX = "analyze:"
+"""A chunk's doit task is this plus its id (`analyze:app/api.py+1`); a named check's is `<check>:<id>`."""
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from claudebuild.commands.sessions import transcript_path
 from claudebuild.config import Config
 from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
-from claudebuild.model import Chunk, ChunkResult
+from claudebuild.model import ANALYZE_PREFIX, Chunk, ChunkResult
 from claudebuild.pipeline.prompt import system_prompt
-from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
+from claudebuild.engine.store import read_task_values, values_to_result
 from claudebuild.engine.tasks import analyze_task_name
 from claudebuild.run.remote_entry import REMOTE
 from claudebuild.untrusted_text import terminal_block, terminal_text

@@ -22,7 +22,8 @@ import orjson
 from claudebuild.claude.credentials import session_config_dir, user_config_dir
 from claudebuild.config import Config
 from claudebuild.repo.git import ensure_untracked_state
-from claudebuild.engine.store import ANALYZE_PREFIX, read_task_values, values_to_result
+from claudebuild.engine.store import read_task_values, values_to_result
+from claudebuild.model import ANALYZE_PREFIX
 
 MAX_PROJECT_NAME = 200
 """The CLI's limit on a mangled cwd; longer names are cut and get a hash suffix."""

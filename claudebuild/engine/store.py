@@ -22,9 +22,8 @@ from doit.dependency import SqliteDB
 
 from claudebuild.errors import state_error
 from claudebuild.hashing import digest_json
-from claudebuild.model import ChunkResult, SentFile
+from claudebuild.model import ANALYZE_PREFIX, ChunkResult, SentFile
 
-ANALYZE_PREFIX = "analyze:"
 BUSY_TIMEOUT_S = 30.0
 
 

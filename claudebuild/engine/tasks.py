@@ -16,14 +16,14 @@ from typing import Any
 from doit.tools import config_changed
 
 from claudebuild.hashing import ContentHasher
-from claudebuild.model import Chunk
+from claudebuild.model import ANALYZE_PREFIX, Chunk
 
 ANALYZE = "analyze"
 REPORT = "report"
 
 
 def analyze_task_name(chunk_id: str) -> str:
-    return f"{ANALYZE}:{chunk_id}"
+    return ANALYZE_PREFIX + chunk_id
 
 
 def working_tree_hash(root: str, hasher: ContentHasher) -> Callable[[str], str]:

@@ -14,10 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from claudebuild.checks import DEFAULT_CHECK, Check, PathRule
-from claudebuild.model import Chunk, SourceFile
+from claudebuild.model import ANALYZE_PREFIX, Chunk, SourceFile
 from claudebuild.pipeline.chunk import make_chunks, sort_key
-
-ANALYZE_PREFIX = "analyze:"
 
 
 @dataclass(frozen=True)
