@@ -10,6 +10,12 @@ class ClaudebuildError(Exception):
     """A failure the user can fix; `str(error)` is the whole message."""
 
 
+class StepFailed(ClaudebuildError):
+    """One step of the build failed (a chunk, the report's gate): the engine reports it as a failed
+    task and the run goes on, where any other exception would be a crash. Raised by run/, turned
+    into doit's failure by engine/, so only the engine knows doit."""
+
+
 _NOT_WRITABLE_MARKERS = ("readonly", "read-only", "permission denied", "unable to open", "access")
 
 

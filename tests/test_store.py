@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from doit.dependency import Dependency, JSONCodec
+from doit.dependency import Dependency, JSONCodec, SqliteDB
 from doit.task import Task
 
 from claudebuild.engine.checker import XxhashChecker
 from claudebuild.errors import ClaudebuildError, state_error
 from claudebuild.model import ChunkResult, SentFile
-from claudebuild.engine.store import (DurableSqliteDB, check_database, drop_stale_tasks, read_task_values, result_to_values,
-                               values_to_result)
+from claudebuild.engine.store import (DurableSqliteDB, check_database, drop_stale_tasks, read_task_value, read_task_values,
+                                      result_to_values, save_values, values_to_result)
 
 
 def save(dep: Dependency, name: str, values: dict, file_dep: list[str] | None = None) -> None:
@@ -45,6 +46,38 @@ def test_removing_a_task_is_committed_at_once(tmp_path: Path) -> None:
     save(dep, "analyze:a", {"status": "ok"})
     dep.remove("analyze:a")
     assert read_task_values(db) == {}
+
+
+def test_doits_own_sqlite3_backend_reads_what_ours_stored(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+    save(dep, "analyze:a", {"status": "ok"})
+    dep.close()
+
+    assert SqliteDB(str(db), JSONCodec()).get("analyze:a", "_values_:") == {"status": "ok"}
+
+
+def test_a_result_stored_outside_doit_is_kept_when_doit_reads_the_task(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    save_values(db, "analyze:a", {"status": "ok"})
+    dep = Dependency(DurableSqliteDB, str(db), checker_cls=XxhashChecker, codec_cls=JSONCodec)
+
+    assert dep._get("analyze:a", "_values_:") == {"status": "ok"}
+
+
+def test_named_reads_return_exactly_the_named_tasks_however_many(tmp_path: Path) -> None:
+    db = tmp_path / "doit.sqlite"
+    save_values(db, "analyze:c0", {"status": "ok", "n": 0})
+    conn = sqlite3.connect(db)
+    conn.executemany("insert or replace into doit values (?, ?)",
+                     [(f"analyze:c{index}", json.dumps({"_values_:": {"status": "ok", "n": index}})) for index in range(1200)])
+    conn.commit()
+    conn.close()
+    wanted = [f"analyze:c{index}" for index in range(0, 1200, 2)] + ["analyze:missing"]
+
+    assert set(read_task_values(db, wanted)) == set(wanted[:-1])
+    assert read_task_value(db, "analyze:c7") == {"status": "ok", "n": 7}
+    assert read_task_value(db, "analyze:missing") is None
 
 
 def test_stale_tasks_are_dropped_and_current_ones_kept(tmp_path: Path) -> None:

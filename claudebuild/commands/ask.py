@@ -34,7 +34,7 @@ from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import ANALYZE_PREFIX, Chunk, ChunkResult
 from claudebuild.pipeline.prompt import system_prompt
-from claudebuild.engine.store import read_task_values, values_to_result
+from claudebuild.engine.store import read_task_value, values_to_result
 from claudebuild.engine.tasks import analyze_task_name
 from claudebuild.run.remote_entry import REMOTE
 from claudebuild.untrusted_text import terminal_block, terminal_text
@@ -52,7 +52,7 @@ def run_ask(config: Config, target: str, question: str, *, fork: bool = True, re
         plan = build.plan()
         chunk = resolve_target(target, plan, config.root, Path.cwd())
     name = analyze_task_name(chunk.id)
-    values = read_task_values(config.db_path, [name]).get(name)
+    values = read_task_value(config.db_path, name)
     result = values_to_result(values) if values else None
     unusable = _unusable(chunk.id, result)
     stale = not unusable and values is not None and not build.current(chunk, values)
@@ -152,7 +152,7 @@ def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
         code = run_tasks(replace(config, cache_url=""), [name], jobs=1)  # a session of our own, not the shared result
     if code == 130:
         raise KeyboardInterrupt
-    values = read_task_values(config.db_path, [name]).get(name)
+    values = read_task_value(config.db_path, name)
     result = values_to_result(values) if values else None
     if result is None or result.status != "ok" or not result.session_id:
         reason = f"{terminal_text(result.error_kind)}: {terminal_text(result.error)[:160]}" if result else "no result was stored"

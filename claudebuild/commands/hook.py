@@ -34,7 +34,7 @@ from claudebuild.secrets.scan import scanned_view
 from claudebuild.repo.staged import GitIndex, git_output, staged_paths
 from claudebuild.contained import read_contained
 from claudebuild.hashing import hash_bytes
-from claudebuild.engine.store import read_task_values, result_to_values, save_values, values_to_result
+from claudebuild.engine.store import read_task_value, result_to_values, save_values, values_to_result
 from claudebuild.engine.tasks import analyze_task_name, reusable
 from claudebuild.run.throttle import RunAborted
 from claudebuild.pipeline.triage import gate_failures
@@ -98,7 +98,7 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
 
     def review(chunk: Chunk) -> tuple[ChunkResult | None, bool]:
         name = analyze_task_name(chunk.id)
-        previous = read_task_values(build.config.db_path, [name]).get(name)
+        previous = read_task_value(build.config.db_path, name)
         if previous and reusable(chunk, previous, source.hash_of, build.context.answer_digest):
             return values_to_result(previous), True
         result = analyze_chunk(build.context, chunk)

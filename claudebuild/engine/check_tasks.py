@@ -14,7 +14,7 @@ from typing import Any
 from doit.tools import config_changed
 
 from claudebuild.checks import Check
-from claudebuild.engine.tasks import ANALYZE, describe
+from claudebuild.engine.tasks import ANALYZE, describe, doit_action
 from claudebuild.run.jobs import Job
 
 ANALYZE_DOC = "analyze every chunk with claude -p (cached by content)"
@@ -41,7 +41,7 @@ def check_tasks(
         yield {
             "basename": basename,
             "name": name,
-            "actions": [action_for(job)],
+            "actions": [doit_action(action_for(job))],
             "file_dep": list(job.chunk.paths),
             "uptodate": [config_changed(job.answer_key), uptodate_for(job)],
             "doc": describe(job.chunk),

@@ -1,11 +1,12 @@
 """Chunk results in doit's database, durable the moment each chunk finishes.
 
 doit keeps its DB in memory and writes it when the run ends, so kill -9 or a CI
-timeout would lose every result of the run. `DurableSqliteDB` is doit's sqlite3
-backend with one change: a task's row is committed as soon as doit has saved
-the task (the `deps:` key is the last one `save_success` writes). It is
+timeout would lose every result of the run. `DurableSqliteDB` stores doit's
+sqlite3 table with one change: a task's row is committed as soon as doit has
+saved the task (the `deps:` key is the last one `save_success` writes). It is
 registered as the doit backend plugin `claudebuild` (see pyproject.toml), so
-plain `doit` uses it too. The readers below open the same file separately.
+plain `doit` uses it too. The readers and writers below (the report, the hook,
+`merge`, `ask`) open the same file separately and query it by task name.
 """
 
 from __future__ import annotations
@@ -18,58 +19,92 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from doit.dependency import SqliteDB
 
 from claudebuild.errors import state_error
 from claudebuild.hashing import digest_json
 from claudebuild.model import ANALYZE_PREFIX, ChunkResult, SentFile
 
 BUSY_TIMEOUT_S = 30.0
+CREATE_TABLE = "create table if not exists doit (task_id text not null primary key, task_data json)"
+QUERY_BATCH = 500  # names per `in (...)` query, well under sqlite's variable limit
 
 
-class DurableSqliteDB(SqliteDB):  # type: ignore[misc]  # doit is untyped: SqliteDB is Any
-    """doit's sqlite3 backend, committing each task's row when doit saves it."""
+class DurableSqliteDB:
+    """A doit DB backend over doit's sqlite3 table (`doit(task_id, task_data json)`, so doit's own
+    `sqlite3` backend reads the same file), committing each task's row when doit saves it.
+
+    Our own class rather than a subclass of doit's `SqliteDB`: that one keeps its state in private
+    attributes, and committing per task would mean reaching into them. doit calls `get`, `set`,
+    `in_`, `remove`, `remove_all` and `dump`, and reads `name` and `desc`."""
 
     desc = "sqlite3, committed per task (claudebuild)"
 
     def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
         Path(name).parent.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.codec = codec
         self._write_lock = threading.Lock()
-        super().__init__(name, codec, module_name=module_name)
-
-    def _sqlite3(self, name: str) -> sqlite3.Connection:
-        conn: sqlite3.Connection = super()._sqlite3(name)
+        self._tasks: dict[str, dict[str, Any]] = {}  # task_id -> its data as doit last read or set it
+        self._unsaved: set[str] = set()
         try:
-            conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("pragma journal_mode = wal")
-            conn.execute("pragma synchronous = normal")
+            self._conn = sqlite3.connect(name, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            self._conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self._conn.execute("pragma journal_mode = wal")
+            self._conn.execute("pragma synchronous = normal")
+            self._conn.execute(CREATE_TABLE)
+            self._conn.commit()
         except sqlite3.DatabaseError as error:
             raise state_error(name, error) from error
-        return conn
+
+    def _data(self, task_id: str) -> dict[str, Any]:
+        if task_id not in self._tasks:
+            with self._write_lock:
+                row = self._conn.execute("select task_data from doit where task_id = ?", (task_id,)).fetchone()
+            decoded = self.codec.decode(row[0]) if row and row[0] else {}
+            self._tasks[task_id] = decoded if isinstance(decoded, dict) else {}
+        return self._tasks[task_id]
+
+    def get(self, task_id: str, dependency: str) -> Any:
+        return self._data(task_id).get(dependency)
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
         if dependency == "result:" and isinstance(value, dict):
             value = digest_json(value)  # the values are stored once already, under _values_:
-        super().set(task_id, dependency, value)
-        if dependency == "deps:":
-            self._commit_task(task_id)
+        self._tasks.setdefault(task_id, {})[dependency] = value  # as doit's: a save starts from nothing
+        self._unsaved.add(task_id)
+        if dependency == "deps:":  # the last key `save_success` writes
+            self._write(task_id)
 
-    def _commit_task(self, task_id: str) -> None:
+    def in_(self, task_id: str) -> bool:
+        if task_id in self._tasks:
+            return True
         with self._write_lock:
-            self._conn.execute(
-                "insert or replace into doit values (?,?)", (task_id, self.codec.encode(self._cache[task_id]))
-            )
+            return self._conn.execute("select 1 from doit where task_id = ?", (task_id,)).fetchone() is not None
+
+    def _write(self, task_id: str) -> None:
+        with self._write_lock:
+            self._conn.execute("insert or replace into doit values (?,?)", (task_id, self.codec.encode(self._tasks[task_id])))
             self._conn.commit()
-            self._dirty.discard(task_id)
+            self._unsaved.discard(task_id)
+
+    def dump(self) -> None:
+        for task_id in list(self._unsaved):
+            self._write(task_id)
+        with self._write_lock:
+            self._conn.close()
 
     def remove(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
+        self._unsaved.discard(task_id)
         with self._write_lock:
-            super().remove(task_id)
+            self._conn.execute("delete from doit where task_id = ?", (task_id,))
             self._conn.commit()
 
     def remove_all(self) -> None:
+        self._tasks.clear()
+        self._unsaved.clear()
         with self._write_lock:
-            super().remove_all()
+            self._conn.execute("delete from doit")
             self._conn.commit()
 
 
@@ -95,8 +130,13 @@ def check_database(db_path: Path) -> None:
         raise state_error(db_path, error) from error
 
 
+def read_task_value(db_path: Path, task_name: str) -> dict[str, Any] | None:
+    """One task's stored values (None: nothing usable stored), read by its name alone."""
+    return read_task_values(db_path, [task_name]).get(task_name)
+
+
 def read_task_values(db_path: Path, task_names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The stored values of analyze tasks (all of them, or the named ones)."""
+    """The stored values of analyze tasks (all of them, or the named ones: only those rows are read)."""
     if not db_path.exists():
         return {}
     values: dict[str, dict[str, Any]] = {}
@@ -156,7 +196,7 @@ def _analyze_rows(conn: sqlite3.Connection, prefixes: tuple[str, ...] = (ANALYZE
     sqlite creates the file on connect, before doit creates its table, so a run interrupted
     that early, or a reader racing the first run, finds a database without the table: an
     empty cache, not a corrupt one. A file that is not a database fails on `sqlite_master`."""
-    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is None:
+    if not _has_table(conn):
         return []
     rows: list[tuple[Any, Any]] = []
     for prefix in prefixes:  # `like` treats `_` as a wildcard: the prefix test itself is exact
@@ -165,22 +205,22 @@ def _analyze_rows(conn: sqlite3.Connection, prefixes: tuple[str, ...] = (ANALYZE
     return rows
 
 
-_BATCH = 500
-"""Task names per query: below sqlite's oldest limit on bound parameters (999)."""
-
-
 def _named_rows(conn: sqlite3.Connection, task_names: Iterable[str]) -> list[tuple[Any, Any]]:
     """The (task_id, task_data) of the named chunk tasks (`analyze:…`, `<check>:…`) that exist, looked up
     by primary key: the hook or `ask` needing one chunk does not read a large repository's whole table."""
-    if conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is None:
+    if not _has_table(conn):
         return []
     names = sorted({name for name in task_names if ":" in name})
     rows: list[tuple[Any, Any]] = []
-    for start in range(0, len(names), _BATCH):
-        batch = names[start : start + _BATCH]
+    for start in range(0, len(names), QUERY_BATCH):
+        batch = names[start:start + QUERY_BATCH]
         marks = ",".join("?" * len(batch))
         rows += conn.execute(f"select task_id, task_data from doit where task_id in ({marks})", batch).fetchall()
     return rows
+
+
+def _has_table(conn: sqlite3.Connection) -> bool:
+    return conn.execute("select 1 from sqlite_master where type = 'table' and name = 'doit'").fetchone() is not None
 
 
 def _made_from_existing(data: Any, exists: Callable[[str], bool]) -> bool:
@@ -216,7 +256,7 @@ def save_values(db_path: Path, task_name: str, values: dict[str, Any]) -> None:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = _connect(db_path)
     try:
-        conn.execute("create table if not exists doit (task_id text not null primary key, task_data json)")
+        conn.execute(CREATE_TABLE)
         row = conn.execute("select task_data from doit where task_id = ?", (task_name,)).fetchone()
         data = orjson.loads(row[0]) if row and row[0] else {}
         data["_values_:"] = values

@@ -10,11 +10,14 @@ file's state after the action, but the result belongs to the bytes sent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
+from claudebuild.errors import StepFailed
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import ANALYZE_PREFIX, Chunk
 
@@ -67,6 +70,20 @@ def reusable(chunk: Chunk, values: dict[str, Any], hash_of: Callable[[str], str]
     return result_is_current(hash_of, answer_digest)(None, values) and covers(chunk, values)
 
 
+def doit_action(action: Callable[[], Any]) -> Callable[[], Any]:
+    """The task action doit runs: `action`'s value, or doit's `TaskFailed` for a `StepFailed`
+    (a failed task, the run goes on); the rest of the code never sees doit's types."""
+
+    @functools.wraps(action)
+    def run() -> Any:
+        try:
+            return action()
+        except StepFailed as failed:
+            return TaskFailed(str(failed))
+
+    return run
+
+
 def describe(chunk: Chunk) -> str:
     shown = ", ".join(chunk.paths[:3])
     more = len(chunk.paths) - 3
@@ -85,7 +102,7 @@ def analyze_tasks(
     for chunk in chunks:
         yield {
             "name": chunk.id,
-            "actions": [action_for(chunk)],
+            "actions": [doit_action(action_for(chunk))],
             "file_dep": list(chunk.paths),
             "uptodate": [config_changed(answer_key), uptodate],
             "doc": describe(chunk),
@@ -97,7 +114,7 @@ def analyze_tasks(
 def report_task(action: Callable[[], Any]) -> dict[str, Any]:
     """Always runs (it is cheap) and after every chunk, so it sees fresh and cached results."""
     return {
-        "actions": [action],
+        "actions": [doit_action(action)],
         "task_dep": [ANALYZE],
         "uptodate": [False],
         "doc": "merge every chunk's result into .claudebuild/report.{json,md}",

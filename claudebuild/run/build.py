@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import xxhash
-from doit.exceptions import TaskFailed
 
 from claudebuild.engine.check_tasks import check_tasks
 from claudebuild.pipeline.check_plan import plan_checks
@@ -38,7 +37,7 @@ from claudebuild.config import Config
 from claudebuild.contained import read_contained
 from claudebuild.pipeline.discover import discover_files
 from claudebuild.pipeline.discover_memo import MEMO_FILE, DiscoveryMemo
-from claudebuild.errors import ClaudebuildError
+from claudebuild.errors import ClaudebuildError, StepFailed
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
 from claudebuild.run.remote_cache import open_remote_cache
@@ -51,7 +50,7 @@ from claudebuild.render.formats import FORMATS
 from claudebuild.pipeline.report import Report, build_report, exit_status, normalize_path
 from claudebuild.secrets.rules import settings_digest as secrets_settings
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
-from claudebuild.engine.store import drop_stale_tasks, read_task_values, result_to_values, values_to_result
+from claudebuild.engine.store import drop_stale_tasks, read_task_value, read_task_values, result_to_values, values_to_result
 from claudebuild.engine.tasks import report_task, result_is_current, reusable, working_tree_hash
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
@@ -282,17 +281,17 @@ class Build:
 
         def action() -> Any:
             name = job.task
-            previous = read_task_values(self.config.db_path, [name]).get(name)
+            previous = read_task_value(self.config.db_path, name)
             if previous and self.current(chunk, previous):
                 self._say(f"   reuse {chunk.id}  (stored result matches these files)")
                 return previous
             try:
                 result = analyze_chunk(self.job_context(job), chunk)
             except RunAborted as aborted:
-                return TaskFailed(str(aborted))
+                raise StepFailed(str(aborted)) from None
             except ClaudebuildError as error:  # e.g. the CLI is missing: no chunk can succeed
                 self.stop(str(error))
-                return TaskFailed(str(error))
+                raise StepFailed(str(error)) from None
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 self._say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
@@ -301,15 +300,14 @@ class Build:
         action.__name__ = f"analyze_{chunk.id}"
         return action
 
-    def _report_action(self) -> Any:
+    def _report_action(self) -> None:
         report, paths = self.publish()
         self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
         self.print_annotations(report)
         if report.failed and self.config.fail_on_error:
-            return TaskFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
+            raise StepFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
         if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on):
-            return TaskFailed(f"findings at or above {self.config.fail_on!r}; see {paths[-1] if paths else 'the report'}")
-        return None
+            raise StepFailed(f"findings at or above {self.config.fail_on!r}; see {paths[-1] if paths else 'the report'}")
 
     # -- results ----------------------------------------------------------
     def current_report(self, previous: tuple[FindingRecord, ...] | None = None) -> Report:
