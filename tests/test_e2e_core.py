@@ -24,6 +24,7 @@ from conftest import claude_pids_in, needs_claude, run_cli, wait_until
 pytestmark = [needs_claude, pytest.mark.e2e]
 
 SMALL_CONFIG = "max_files_per_chunk = 2\n"
+TWO_CHUNKS = "max_files_per_chunk = 4\n"
 FILES = {
     "app/db.py": 'def find(cursor, name):\n    cursor.execute(f"SELECT * FROM users WHERE name = \'{name}\'")\n    return cursor.fetchall()\n',
     "app/api.py": "import json\n\n\ndef parse(text):\n    return eval(text)\n",
@@ -56,6 +57,12 @@ def calls(api: FakeAnthropicServer) -> int:
 @pytest.fixture
 def repo(make_repo: Callable[..., Path]) -> Path:
     return make_repo(FILES, config=SMALL_CONFIG)
+
+
+@pytest.fixture
+def two_chunk_repo(make_repo: Callable[..., Path]) -> Path:
+    """The same files in two chunks: for behaviours that need several chunks, not many (each call starts a CLI)."""
+    return make_repo(FILES, config=TWO_CHUNKS)
 
 
 @pytest.mark.both_clis
@@ -100,12 +107,13 @@ def test_editing_one_file_reanalyzes_only_its_chunk(repo: Path, fake_api: FakeAn
 
 
 @pytest.mark.parametrize("setting", ['model = "claude-opus-4-1"', 'instructions = "Only report security bugs."'])
-def test_changing_the_model_or_prompt_reanalyzes_everything(repo: Path, fake_api: FakeAnthropicServer, setting: str) -> None:
+def test_changing_the_model_or_prompt_reanalyzes_everything(two_chunk_repo: Path, fake_api: FakeAnthropicServer, setting: str) -> None:
+    repo = two_chunk_repo
     analyze(repo)
     fake_api.reset()
-    (repo / "claudebuild.toml").write_text(SMALL_CONFIG + setting + "\n")
+    (repo / "claudebuild.toml").write_text(TWO_CHUNKS + setting + "\n")
     assert analyze(repo) == 0
-    assert calls(fake_api) == len(chunk_ids(repo))
+    assert calls(fake_api) == len(chunk_ids(repo)) == 2
 
 
 def test_deleting_a_file_drops_its_findings_and_its_stored_result(repo: Path, fake_api: FakeAnthropicServer) -> None:
@@ -139,7 +147,7 @@ def test_a_failed_chunk_is_not_cached_is_reported_and_succeeds_next_run(repo: Pa
 @pytest.mark.both_clis
 def test_kill_9_mid_run_keeps_finished_chunks(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer,
                                               started: list[subprocess.Popen[Any]]) -> None:
-    files = {f"pkg{i}/mod{j}.py": f"def f{i}_{j}():\n    return {i * 10 + j}\n" for i in range(4) for j in range(3)}
+    files = {f"pkg{i}/mod{j}.py": f"def f{i}_{j}():\n    return {i * 10 + j}\n" for i in range(4) for j in range(2)}
     root = make_repo(files, config="max_files_per_chunk = 1\n")
     ids = chunk_ids(root)
     fake_api.latency = 0.6
@@ -163,7 +171,8 @@ def test_kill_9_mid_run_keeps_finished_chunks(make_repo: Callable[..., Path], fa
         assert not any(f'FILE "{chunk_id}" ' in request.user_text for request in again)
 
 
-def test_doit_list_info_and_forget_work_on_chunk_tasks(repo: Path, fake_api: FakeAnthropicServer) -> None:
+def test_doit_list_info_and_forget_work_on_chunk_tasks(two_chunk_repo: Path, fake_api: FakeAnthropicServer) -> None:
+    repo = two_chunk_repo
     analyze(repo)
     ids = chunk_ids(repo)
     listed = run_cli(["list", "--all", "--status"], cwd=repo)
@@ -179,7 +188,8 @@ def test_doit_list_info_and_forget_work_on_chunk_tasks(repo: Path, fake_api: Fak
     assert calls(fake_api) == 1
 
 
-def test_plain_doit_runs_the_tasks_from_the_dodo_file_init_writes(repo: Path, fake_api: FakeAnthropicServer) -> None:
+def test_plain_doit_runs_the_tasks_from_the_dodo_file_init_writes(two_chunk_repo: Path, fake_api: FakeAnthropicServer) -> None:
+    repo = two_chunk_repo
     assert main(["-C", str(repo), "init"]) == 0
     assert ".claudebuild/" in (repo / ".gitignore").read_text()
     done = subprocess.run([sys.executable, "-m", "doit", "-n", "3", "analyze"], cwd=repo, capture_output=True, text=True, timeout=300,
