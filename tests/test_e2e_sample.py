@@ -41,6 +41,15 @@ def sample(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def one_finding(tmp_path: Path) -> Path:
+    """One file, one high finding, one call: enough for what does not need the whole sample (formats, exit codes)."""
+    root = tmp_path / "small"
+    (root / "app").mkdir(parents=True)
+    (root / "app/api.py").write_text("def parse(text):\n    return eval(text)\n")
+    return root
+
+
 def findings_of(root: Path) -> list[dict]:
     return json.loads((root / ".claudebuild" / "report.json").read_text())["findings"]
 
@@ -81,15 +90,16 @@ def test_n_shards_merged_equal_one_unsharded_run(sample: Path, fake_api: FakeAnt
     assert fake_api.message_requests() == []
 
 
-def test_report_prints_one_format_to_stdout(sample: Path, fake_api: FakeAnthropicServer, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-C", str(sample), "report", "--format", "sarif"]) == 0
+def test_report_prints_one_format_to_stdout(one_finding: Path, fake_api: FakeAnthropicServer, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(one_finding), "report", "--format", "sarif"]) == 0
     sarif = json.loads(capsys.readouterr().out)
-    assert sarif["version"] == "2.1.0"
-    assert main(["-C", str(sample), "report", "--format", "junit"]) == 0
+    assert sarif["version"] == "2.1.0" and len(sarif["runs"][0]["results"]) == 1
+    assert main(["-C", str(one_finding), "report", "--format", "junit"]) == 0
     ElementTree.fromstring(capsys.readouterr().out)
 
 
-def test_configured_formats_are_all_written(sample: Path, fake_api: FakeAnthropicServer) -> None:
+def test_configured_formats_are_all_written(one_finding: Path, fake_api: FakeAnthropicServer) -> None:
+    sample = one_finding
     (sample / "claudebuild.toml").write_text('formats = ["json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github"]\n')
     assert main(["-C", str(sample), "report"]) == 0
     names = {path.name for path in (sample / ".claudebuild").iterdir()}
@@ -97,9 +107,10 @@ def test_configured_formats_are_all_written(sample: Path, fake_api: FakeAnthropi
             "report.rdjson", "report.github.txt"} <= names
 
 
-def test_fail_on_sets_the_exit_code(sample: Path, fake_api: FakeAnthropicServer) -> None:
-    assert main(["-C", str(sample), "report", "--fail-on", "high"]) == 1
-    assert main(["-C", str(sample), "report", "--fail-on", "critical"]) == 0
+def test_fail_on_sets_the_exit_code(one_finding: Path, fake_api: FakeAnthropicServer) -> None:
+    assert main(["-C", str(one_finding), "report", "--fail-on", "high"]) == 1
+    assert main(["-C", str(one_finding), "report", "--fail-on", "critical"]) == 0
+    assert len(fake_api.message_requests()) == 1
 
 
 @pytest.mark.slow  # three runs of the real CLI over the sample (its own fake API, not the fixture)
