@@ -74,8 +74,8 @@ class Config:
     model: str = DEFAULT_MODEL
     instructions: str = DEFAULT_INSTRUCTIONS
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_files_per_chunk: int = 20
-    max_chunk_bytes: int = 100_000
+    max_files_per_chunk: int = 6
+    max_chunk_bytes: int = 25_000
     max_file_bytes: int = 1_000_000
     max_turns: int = 3
     call_timeout: float = 600.0
