@@ -15,7 +15,7 @@ from claudebuild.engine.store import read_task_values
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
 
-from conftest import needs_claude, run_cli
+from conftest import git, needs_claude, run_cli
 
 pytestmark = [needs_claude, pytest.mark.e2e]
 
@@ -141,3 +141,49 @@ def test_report_format_github_prints_the_annotations_once(repo: Path, fake_api: 
     assert annotations and len(set(annotations)) == len(annotations)
     assert "::" not in done.stderr
     assert Path(env["GITHUB_STEP_SUMMARY"]).read_text().count("## claudebuild") == 1
+
+
+ALL_FORMATS = 'formats = ["json", "md", "sarif", "html", "junit", "gitlab", "rdjson", "github"]\nmax_files_per_chunk = 1\n'
+
+
+@pytest.fixture
+def monorepo(make_repo: Callable[..., Path]) -> Path:
+    """A git repository holding two projects, each with its own claudebuild.toml."""
+    top = make_repo({
+        "services/api/app/api.py": FILES["app/api.py"],
+        "services/api/claudebuild.toml": ALL_FORMATS,
+        "services/web/view.py": FILES["lib/calc.py"],
+        "services/web/claudebuild.toml": ALL_FORMATS,
+        ".gitignore": ".claudebuild/\n",
+    }, name="mono")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "two projects")
+    return top
+
+
+def test_every_format_names_files_from_the_repository_root_in_a_monorepo(monorepo: Path, fake_api: FakeAnthropicServer,
+                                                                         tmp_path: Path) -> None:
+    env = github_env(tmp_path)
+    for project, path in (("services/api", "services/api/app/api.py"), ("services/web", "services/web/view.py")):
+        done = run_cli(["-C", project, "report"], cwd=monorepo, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        state = monorepo / project / ".claudebuild"
+        sarif = json.loads((state / "report.sarif").read_text())
+        uris = {location["physicalLocation"]["artifactLocation"]["uri"]
+                for run in sarif["runs"] for result in run["results"] for location in result["locations"]}
+        assert uris == {path}
+        assert {item["location"]["path"] for item in json.loads((state / "report.gitlab.json").read_text())} == {path}
+        assert {item["location"]["path"] for item in json.loads((state / "report.rdjson").read_text())["diagnostics"]} == {path}
+        assert f'file="{path}"' in (state / "report.junit.xml").read_text()
+        assert f"file={path}," in (state / "report.github.txt").read_text()
+        assert f"`{path}`" in (state / "report.md").read_text()
+        document = json.loads((state / "report.json").read_text())
+        assert {finding["file"] for finding in document["findings"]} == {path}
+        assert document["path_prefix"] == project + "/"
+        assert any(line.startswith("::") and f"file={path}," in line for line in done.stdout.splitlines())
+        assert f"| {path} |" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+    again = run_cli(["-C", "services/api", "report"], cwd=monorepo)
+    assert again.returncode == 0
+    document = json.loads((monorepo / "services/api/.claudebuild/report.json").read_text())
+    assert [finding["status"] for finding in document["findings"]] == ["persisting"] and document["fixed_findings"] == []

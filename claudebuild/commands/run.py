@@ -38,7 +38,7 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
                 return run(build, list(targets), jobs, doit_args, max_cost)
             with contextlib.redirect_stdout(sys.stderr):
                 code = run(build, list(targets), jobs, doit_args, max_cost)
-            sys.stdout.write(FORMATS[print_format][1](build.last_report or build.current_report()))
+            sys.stdout.write(FORMATS[print_format][1](build.for_output(build.last_report or build.current_report())))
             return code
     finally:
         restore_signals()

@@ -64,6 +64,9 @@ class Report:
     """Chunks by the Claude Code version that analyzed them: recorded, never part of the cache key."""
     remote_hits: int = 0
     """Chunks whose result this run took from the shared remote cache (no call; their cost is in `cost_saved`)."""
+    path_prefix: str = ""
+    """What the paths above start with: '' (relative to the reviewed root), or the root's place in the
+    git work tree (`services/api/`) once `render.paths.with_path_prefix` made them repository-relative."""
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)

@@ -43,6 +43,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "claudebuild", "version": __version__},
         "run_id": report.run_id,
+        "path_prefix": report.path_prefix,
         "summary": {
             "findings": len(report.findings),
             "by_severity": report.totals(),

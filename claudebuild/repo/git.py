@@ -97,6 +97,14 @@ class RepoFiles:
         return f"{relpath} @ {self.ref}" if self.ref else relpath
 
 
+def worktree_prefix(root: Path) -> str:
+    """Where `root` is inside its git work tree (`services/api/`; '' at the top, without git or outside a work tree)."""
+    done = run_git(root, "rev-parse", "--show-prefix")
+    if done is None or done.returncode != 0:
+        return ""
+    return done.stdout.decode("utf-8", "surrogateescape").strip()
+
+
 def open_repo_files(root: Path, ref: str = "") -> RepoFiles:
     """The reader for `root`; with `ref`, checks that it names a commit (else a one-line error)."""
     if not ref:

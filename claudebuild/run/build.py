@@ -44,9 +44,10 @@ from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, ChunkResult, Discovery, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
-from claudebuild.repo.git import ensure_untracked_state, open_repo_files
+from claudebuild.repo.git import ensure_untracked_state, open_repo_files, worktree_prefix
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
+from claudebuild.render.paths import with_path_prefix
 from claudebuild.pipeline.report import Report, build_report, exit_status, normalize_path
 from claudebuild.secrets.rules import settings_digest as secrets_settings
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
@@ -156,6 +157,7 @@ class Build:
         self.annotate = True
         """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
         self._summary_written = False  # `$GITHUB_STEP_SUMMARY` gets one summary per command
+        self._path_prefix: str | None = None  # the root's place in the git work tree, looked up once
         self._print_lock = threading.Lock()
         self._job_contexts: dict[str, AnalysisContext] = {}
 
@@ -397,11 +399,18 @@ class Build:
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
         return prioritise(pending)
 
+    def for_output(self, report: Report) -> Report:
+        """`report` with paths relative to the repository root (the git work tree's top), as every written
+        format and CI output shows them, also when `-C` names a project inside a monorepo."""
+        if self._path_prefix is None:
+            self._path_prefix = worktree_prefix(self.config.root)
+        return with_path_prefix(report, self._path_prefix)
+
     def print_annotations(self, report: Report) -> None:
         """GitHub workflow annotations, once, on the command's output (stdout unless it carries a format)."""
         if self.annotate and os.environ.get("GITHUB_ACTIONS") == "true":
             self.annotate = False
-            text = github.render(report).rstrip("\n")
+            text = github.render(self.for_output(report)).rstrip("\n")
             if text:
                 self._say(text)
 
@@ -420,13 +429,14 @@ class Build:
         self.last_report = report
         self.scanner.save()  # scans made while building payloads
         written: list[str] = []
+        shown = self.for_output(report)
         for name in self.config.formats:
             filename, render = FORMATS[name]
             target = self.config.state_path / filename
-            write_atomic(target, render(report))
+            write_atomic(target, render(shown))
             written.append(os.path.relpath(target, self.config.root))
         if ci and not self._summary_written and os.environ.get("GITHUB_ACTIONS") == "true":
-            self._summary_written = github.write_step_summary(report, os.environ)
+            self._summary_written = github.write_step_summary(shown, os.environ)
         return report, tuple(written)
 
     # -- stopping ---------------------------------------------------------

@@ -64,11 +64,16 @@ def previous_records(document: Any, source: str = "report.json") -> tuple[Findin
     findings = document.get("findings") if isinstance(document, dict) else None
     if not isinstance(findings, list):
         raise ClaudebuildError(f"{source} has no findings list: delete it, the next report starts afresh")
+    prefix = document.get("path_prefix")
+    prefix = prefix if isinstance(prefix, str) else ""
     records = []
     for item in findings:
         if not isinstance(item, dict) or not isinstance(item.get("fingerprint"), str) or not item["fingerprint"]:
             return None
-        records.append(_record(item))
+        record = _record(item)
+        if prefix and record.file.startswith(prefix):  # written repository-relative: back to the reviewed root's paths
+            record = replace(record, file=record.file[len(prefix):])
+        records.append(record)
     return tuple(records)
 
 
