@@ -81,6 +81,9 @@ def _run_options(command: argparse.ArgumentParser) -> None:
                          help="run budget: analyze the most valuable chunks that fit, list the rest")
     command.add_argument("--tpm", type=int, metavar="TOKENS", help="tokens-per-minute limit shared by all workers")
     command.add_argument("--shard", metavar="K/N", help="analyze only shard K of N (CI matrix); combine with `merge`")
+    command.add_argument("--changed-since", metavar="REF",
+                         help="PR mode: analyze, report and gate only the files changed since the merge base with "
+                              "REF (e.g. origin/main); other chunks keep their cached results")
     _cache_options(command)
 
 
@@ -288,7 +291,8 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
     return run_tasks(config, ["analyze"] if command == "analyze" else ["report"], options.jobs,
                      max_cost=options.max_cost, shard=Shard.parse(options.shard) if options.shard else None,
-                     print_format=getattr(options, "format", None), analyze=getattr(options, "analyze", True))
+                     print_format=getattr(options, "format", None), analyze=getattr(options, "analyze", True),
+                     changed_since=options.changed_since)
 
 
 def _passthrough(options: argparse.Namespace, root: Path, doit_argv: list[str]) -> int:

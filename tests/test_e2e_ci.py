@@ -187,3 +187,55 @@ def test_every_format_names_files_from_the_repository_root_in_a_monorepo(monorep
     assert again.returncode == 0
     document = json.loads((monorepo / "services/api/.claudebuild/report.json").read_text())
     assert [finding["status"] for finding in document["findings"]] == ["persisting"] and document["fixed_findings"] == []
+
+
+@pytest.fixture
+def pr(repo: Path, fake_api: FakeAnthropicServer) -> Path:
+    """`repo` under git with its base branch fully reviewed (the cache a PR job restores), on a PR branch."""
+    (repo / ".gitignore").write_text(".claudebuild/\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    assert main(["-C", str(repo), "report"]) == 0
+    git(repo, "checkout", "-q", "-b", "pr")
+    fake_api.reset()
+    return repo
+
+
+def test_pr_mode_analyzes_reports_and_gates_only_the_changed_files(pr: Path, fake_api: FakeAnthropicServer) -> None:
+    (pr / "lib/num.py").write_text("def double(x):\n    return x + x\n")
+    (pr / "lib/shell.py").write_text("import os\n\n\ndef run(cmd):\n    os.system('sh -c ' + cmd)\n")
+    git(pr, "add", "-A")
+    git(pr, "commit", "-q", "-m", "change")
+    git(pr, "checkout", "-q", "main")
+    (pr / "web/view.py").write_text("def view(page):\n    return page.title\n")  # main moves on after the branch point
+    git(pr, "commit", "-q", "-am", "main moves")
+    git(pr, "checkout", "-q", "pr")
+    done = run_cli(["report", "--changed-since", "main", "--fail-on", "high"], cwd=pr)
+    assert done.returncode == 1, done.stdout + done.stderr  # lib/shell.py is high
+    assert "in scope lib/num.py" in done.stdout and "in scope lib/shell.py" in done.stdout
+    sent = [request.user_text for request in fake_api.message_requests()]
+    assert len(sent) == 2 and all('FILE "lib/num.py"' in text or 'FILE "lib/shell.py"' in text for text in sent)
+    document = json.loads((pr / ".claudebuild/report.json").read_text())
+    assert document["scope"]["files"] == ["lib/num.py", "lib/shell.py"]
+    assert document["scope"]["changed_since"].startswith("main (merge base ")
+    assert {finding["file"] for finding in document["findings"]} == {"lib/shell.py"}
+    assert "lib/shell.py" in (pr / ".claudebuild/report.md").read_text()
+
+
+def test_pr_mode_passes_a_clean_change_despite_findings_elsewhere(pr: Path, fake_api: FakeAnthropicServer) -> None:
+    (pr / "lib/num.py").write_text("def double(x):\n    return 2 * x\n")
+    git(pr, "commit", "-q", "-am", "clean change")
+    done = run_cli(["report", "--changed-since", "main", "--fail-on", "high"], cwd=pr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(fake_api.message_requests()) == 1
+    assert json.loads((pr / ".claudebuild/report.json").read_text())["findings"] == []
+    assert run_cli(["report", "--fail-on", "high"], cwd=pr).returncode == 1  # the whole repository still has them
+    assert len(fake_api.message_requests()) == 1  # and every other chunk came from the cache
+
+
+def test_pr_mode_with_a_ref_that_does_not_exist_is_a_one_line_error(pr: Path, fake_api: FakeAnthropicServer) -> None:
+    done = run_cli(["analyze", "--changed-since", "origin/nope"], cwd=pr)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "'origin/nope' is not a commit" in done.stderr
+    assert fake_api.message_requests() == []

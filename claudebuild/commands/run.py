@@ -22,13 +22,13 @@ SHOWN = 20
 
 def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
               *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None,
-              analyze: bool = True) -> int:
+              analyze: bool = True, changed_since: str | None = None) -> int:
     """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
 
     With `print_format`, progress goes to stderr so stdout carries only that format (and, for
     `github`, the annotations are that format: they are not printed a second time). Without
     `analyze` (`report --no-analyze`) nothing is analyzed: the report is what is stored."""
-    build = Build(config, shard=shard)
+    build = Build(config, shard=shard, changed_since=changed_since)
     build.annotate = print_format != "github"
     run = _run if analyze else _report_stored
     restore_signals = build.install_signal_handlers()
@@ -47,6 +47,7 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
 def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
     config = build.config
     try:
+        _announce_scope(build)
         if not build.plan().chunks:
             return _nothing_to_do(build)
         pending = build.pending_chunks()
@@ -85,6 +86,7 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     (the merge job of a sharded CI run has none). A chunk without a current result is listed as
     not analyzed and, like a failed one, fails the run unless `fail_on_error` is off."""
     config = build.config
+    _announce_scope(build)
     if not build.plan().chunks:
         return _nothing_to_do(build)
     report, paths = build.publish()
@@ -100,9 +102,28 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True)
 
 
+def _announce_scope(build: Build) -> None:
+    """PR mode: say which files the run reports on (the report lists them too)."""
+    if build.changed is None:
+        return
+    plan = build.plan()
+    reviewed = sorted(build.changed.paths & {file.path for file in plan.discovery.files})
+    print(f"claudebuild: changed since {build.describe_scope()}: {len(reviewed)} reviewed files in scope "
+          f"({len(build.changed.paths) - len(reviewed)} other changed files are not reviewed), {len(plan.chunks)} chunks",
+          flush=True)
+    for path in reviewed[:SHOWN]:
+        print(f"   in scope {terminal_text(path)}")
+    if len(reviewed) > SHOWN:
+        print(f"   ... and {len(reviewed) - SHOWN} more")
+
+
 def _nothing_to_do(build: Build) -> int:
     skipped = build.plan().discovery.skipped_by_reason()
     detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
+    if build.changed is not None:
+        print(f"claudebuild: no reviewed file changed since {build.describe_scope()}: nothing to analyze or report")
+        build.publish()
+        return 0
     print(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
     build.publish()
     return 0

@@ -64,6 +64,11 @@ class Report:
     """Chunks by the Claude Code version that analyzed them: recorded, never part of the cache key."""
     remote_hits: int = 0
     """Chunks whose result this run took from the shared remote cache (no call; their cost is in `cost_saved`)."""
+    scope: tuple[str, ...] | None = None
+    """With `--changed-since`: the reviewed files changed since the merge base, the only ones reported and
+    gated (None: every file is in scope)."""
+    changed_since: str = ""
+    """The ref given to `--changed-since`, and the merge base: `origin/main (merge base 1a2b3c4d5e6f)`."""
     path_prefix: str = ""
     """What the paths above start with: '' (relative to the reviewed root), or the root's place in the
     git work tree (`services/api/`) once `render.paths.with_path_prefix` made them repository-relative."""
@@ -292,6 +297,19 @@ def deduplicate(findings: Iterable[Finding]) -> list[Finding]:
         if key not in best:
             best[key] = finding
     return sorted(best.values(), key=sort_key)
+
+
+def limited_to(report: Report, files: Collection[str], *, described: str) -> Report:
+    """`report` with only the findings (and fixed and suppressed ones) in `files`, which it lists as its scope."""
+    keep = frozenset(files)
+    return replace(
+        report,
+        findings=tuple(finding for finding in report.findings if finding.file in keep),
+        fixed=tuple(record for record in report.fixed if record.file in keep),
+        suppressed_findings=tuple(item for item in report.suppressed_findings if item.finding.file in keep),
+        scope=tuple(sorted(keep)),
+        changed_since=described,
+    )
 
 
 def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "", missing_fails: bool = False) -> int:

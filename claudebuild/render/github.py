@@ -115,6 +115,8 @@ def render_step_summary(report: Report) -> str:
         f"Cost this run ${report.cost_this_run:.4f}, saved by the cache ${report.cost_saved:.4f}."
     )
     lines.append("")
+    if report.scope is not None:
+        lines += [f"Scope: the {len(report.scope)} reviewed files changed since {markdown_text(report.changed_since)}.", ""]
     lines += triage_sentences(report)
     tail: list[str] = []
     if report.fixed:

@@ -44,6 +44,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "tool": {"name": "claudebuild", "version": __version__},
         "run_id": report.run_id,
         "path_prefix": report.path_prefix,
+        "scope": None if report.scope is None else {"changed_since": report.changed_since, "files": list(report.scope)},
         "summary": {
             "findings": len(report.findings),
             "by_severity": report.totals(),

@@ -81,6 +81,18 @@ def _suppressed(report: Report) -> list[str]:
     return lines + [""]
 
 
+def scope_lines(report: Report) -> list[str]:
+    """PR mode (`--changed-since`): which files the findings and the gate cover, folded."""
+    if report.scope is None:
+        return []
+    lines = [(f"Scope: the {len(report.scope)} reviewed files changed since {markdown_text(report.changed_since)}; "
+              "findings elsewhere are not reported."), "", "<details><summary>Files in scope</summary>", ""]
+    lines += [f"- {markdown_code(path, in_table=False)}" for path in report.scope[:MAX_SKIPPED_LISTED]]
+    if len(report.scope) > MAX_SKIPPED_LISTED:
+        lines.append(f"- … and {len(report.scope) - MAX_SKIPPED_LISTED} more (all in report.json)")
+    return lines + ["", "</details>", ""]
+
+
 def render(report: Report) -> str:
     totals = report.totals()
     lines = ["# claudebuild report", ""]
@@ -96,6 +108,7 @@ def render(report: Report) -> str:
         + _made_by(report)
     )
     lines.append("")
+    lines += scope_lines(report)
     lines += triage_sentences(report)
     if report.findings:
         lines += _findings(report)

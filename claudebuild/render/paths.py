@@ -31,6 +31,7 @@ def with_path_prefix(report: Report, prefix: str) -> Report:
         fixed=tuple(replace(item, file=prefix + item.file) for item in report.fixed),
         suppressed_findings=tuple(replace(item, finding=finding(item.finding)) for item in report.suppressed_findings),
         skipped=tuple(SkippedFile(prefix + item.path, item.reason) for item in report.skipped),
+        scope=None if report.scope is None else tuple(prefix + path for path in report.scope),
         path_prefix=prefix,
     )
 

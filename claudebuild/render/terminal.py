@@ -52,6 +52,8 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
          f"{len(report.failed)} failed, {len(report.pending)} not analyzed"),
         f"  cost: ${report.cost_this_run:.4f} this run, ${report.cost_saved:.4f} saved by cache",
     ]
+    if report.scope is not None:
+        lines.append(f"  scope: {len(report.scope)} reviewed files changed since {terminal_text(report.changed_since)}")
     lines += triage_lines(report, fail_on)
     skipped = sum(report.skipped_files.values())
     if skipped:

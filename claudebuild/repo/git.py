@@ -97,6 +97,50 @@ class RepoFiles:
         return f"{relpath} @ {self.ref}" if self.ref else relpath
 
 
+CHANGED_SINCE_HINT = "--changed-since"
+
+
+@dataclass(frozen=True)
+class ChangedFiles:
+    """What a pull request changed: files (relative to the root, under it) that differ from the merge base."""
+
+    ref: str
+    base: str
+    """The merge base of HEAD and `ref` (a full commit id)."""
+    paths: frozenset[str]
+
+
+def changed_since(root: Path, ref: str) -> ChangedFiles:
+    """Files changed since the merge base of HEAD and `ref`: committed, staged, unstaged or untracked (not
+    ignored), deleted ones left out. A bad `ref`, no git, or no common history is a one-line error."""
+    if not ref or ref.startswith("-"):
+        raise ClaudebuildError(f"{CHANGED_SINCE_HINT} {ref!r} is not a git ref: name a branch, tag or commit, e.g. origin/main")
+    found = run_git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if found is None:
+        raise ClaudebuildError(f"git is not installed, and {CHANGED_SINCE_HINT} {ref} needs it: install git")
+    if found.returncode != 0 or not found.stdout.strip():
+        where = run_git(root, "rev-parse", "--show-prefix")
+        if where is None or where.returncode != 0:
+            raise ClaudebuildError(f"{CHANGED_SINCE_HINT} {ref} needs a git repository, and {root} is not in one")
+        raise ClaudebuildError(f"{CHANGED_SINCE_HINT} {ref!r} is not a commit in this repository: fetch it first "
+                               "(e.g. `git fetch origin main`) or name an existing branch, tag or commit")
+    commit = found.stdout.decode().strip()
+    merge_base = run_git(root, "merge-base", "HEAD", commit)
+    if merge_base is None or merge_base.returncode != 0 or not merge_base.stdout.strip():
+        raise ClaudebuildError(f"{CHANGED_SINCE_HINT} {ref}: HEAD and {ref} share no history here (a shallow clone?): "
+                               "fetch more history, e.g. `git fetch --unshallow` or actions/checkout with fetch-depth: 0")
+    base = merge_base.stdout.decode().strip()
+    paths: set[str] = set()
+    for args in (("diff", "--name-only", "-z", "--relative", "--no-renames", "--diff-filter=d", base, "--"),
+                 ("ls-files", "--others", "--exclude-standard", "-z")):
+        done = run_git(root, *args)
+        if done is None or done.returncode != 0:
+            raise ClaudebuildError(f"{CHANGED_SINCE_HINT} {ref}: git {args[0]} failed: "
+                                   f"{_stderr(done) if done else 'git is not installed'}")
+        paths.update(os.fsdecode(item) for item in done.stdout.split(b"\0") if item)
+    return ChangedFiles(ref, base, frozenset(paths))
+
+
 def worktree_prefix(root: Path) -> str:
     """Where `root` is inside its git work tree (`services/api/`; '' at the top, without git or outside a work tree)."""
     done = run_git(root, "rev-parse", "--show-prefix")

@@ -44,11 +44,11 @@ from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, ChunkResult, Discovery, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
-from claudebuild.repo.git import ensure_untracked_state, open_repo_files, worktree_prefix
+from claudebuild.repo.git import changed_since as changed_files_since, ensure_untracked_state, open_repo_files, worktree_prefix
 from claudebuild.render import github, terminal
 from claudebuild.render.formats import FORMATS
 from claudebuild.render.paths import with_path_prefix
-from claudebuild.pipeline.report import Report, build_report, exit_status, normalize_path
+from claudebuild.pipeline.report import Report, build_report, exit_status, limited_to, normalize_path
 from claudebuild.secrets.rules import settings_digest as secrets_settings
 from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
 from claudebuild.engine.store import drop_stale_tasks, read_task_value, read_task_values, result_to_values, values_to_result
@@ -118,11 +118,13 @@ def new_run_id() -> str:
 
 class Build:
     def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None,
-                 shard: Shard | None = None) -> None:
+                 shard: Shard | None = None, changed_since: str | None = None) -> None:
         ensure_untracked_state(config.root, config.state_dir)  # before anything reads or writes the state
         self.config = config
         self.files = open_repo_files(config.root, config.config_from)
         self.shard = shard
+        self.changed = changed_files_since(config.root, changed_since) if changed_since else None
+        """PR mode: only chunks holding these files are planned; only findings in them reported and gated."""
         self.out = out  # None: whatever sys.stdout is when printing (it may be redirected)
         self.run_id = new_run_id()
         self.runner = runner or ClaudeRunner(config.claude_bin, *claude_environment(config))
@@ -199,6 +201,8 @@ class Build:
                 make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
                                          max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
             planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
+            if self.changed is not None:
+                planned = tuple(item for item in planned if not self.changed.paths.isdisjoint(item.chunk.paths))
             jobs = make_jobs(self.config, planned)
             self._plan = Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
                               tuple(item.task for item in every))
@@ -323,10 +327,18 @@ class Build:
         lines = load_source_lines(self.config.root, self._checked_paths(analyzed, results, chunks))
         local = self.secret_findings(lines)
         judged = self.judgement(lines)
-        return build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
-                            min_severity=self.config.min_severity, stale=stale, lines_by_file=lines,
-                            previous=previous, baseline=judged.baseline, suppressions=judged.suppressions,
-                            trusted_markers=judged.trusted_markers, local_findings=local)
+        report = build_report(plan.chunks, results, plan.discovery, run_id=self.run_id,
+                              min_severity=self.config.min_severity, stale=stale, lines_by_file=lines,
+                              previous=previous, baseline=judged.baseline, suppressions=judged.suppressions,
+                              trusted_markers=judged.trusted_markers, local_findings=local)
+        if self.changed is None:
+            return report
+        reviewed = {file.path for file in plan.discovery.files}
+        return limited_to(report, self.changed.paths & reviewed, described=self.describe_scope())
+
+    def describe_scope(self) -> str:
+        """`origin/main (merge base 1a2b3c4d5e6f)` in PR mode, else ''."""
+        return f"{self.changed.ref} (merge base {self.changed.base[:12]})" if self.changed else ""
 
     def _checked_paths(self, analyzed: Sequence[str], results: Mapping[str, ChunkResult],
                        chunks: Mapping[str, Chunk]) -> set[str]:
