@@ -59,6 +59,7 @@ commands:
   report [-n N]          analyze what is out of date, then write the reports in .claudebuild/
   report --format F      ... and print one format (json, md, sarif, html, junit, gitlab, rdjson, github)
   report --no-analyze    write the reports from the stored results only, never starting claude
+  report --changed-since REF   PR mode: analyze, report and gate only files changed since the merge base with REF
   hook run|install       pre-commit: review the staged content of staged files
   merge DIR...           combine sharded CI runs (--shard K/N) into one cache and report
   config                 show every effective setting and where it came from
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="analyze what is stale, then write the report")
     _run_options(report)
     report.add_argument("--format", choices=FORMATS, help="also print this format to stdout (progress goes to stderr)")
+    report.add_argument("--formats", metavar="LIST",
+                        help="report files to write to .claudebuild/, comma-separated (overrides `formats`), e.g. json,md,sarif")
     report.add_argument("--no-analyze", dest="analyze", action="store_false",
                         help="never start claude: report what is stored (e.g. after `merge`); chunks without a "
                              "result are listed and fail the run like failed ones (unless --no-fail-on-error)")
@@ -234,7 +237,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
     root = found.path
     overrides = _global_overrides(options)
-    for key in ("fail_on_error", "tpm", "fail_on", "cache_url", "cache_read_only"):
+    for key in ("fail_on_error", "tpm", "fail_on", "cache_url", "cache_read_only", "formats"):
         overrides[key] = getattr(options, key, None)
     if getattr(options, "jobs", 1) < 1:
         raise ClaudebuildError("-n must be at least 1")
