@@ -11,7 +11,7 @@
 #      are written once, by the job that reports (a shard job writes neither: the merge job does).
 #
 # Inputs (all optional): INPUT_PATH (the project to review, default "."), INPUT_FAIL_ON (default high; "none"
-# never fails on findings), INPUT_FORMATS (default json,md,sarif), INPUT_MAX_COST, INPUT_CACHE_URL,
+# never fails on findings), INPUT_FORMATS (default json,md,sarif), INPUT_MAX_COST, INPUT_CACHE_URL, INPUT_CACHE_READ_ONLY,
 # INPUT_CONFIG_FROM, INPUT_SHARD (K/N), INPUT_MERGE (shard directories, space-separated, globs allowed),
 # INPUT_CHANGED_SINCE, INPUT_JOBS (default 5), INPUT_CLAUDE_CODE_VERSION (default: the version claudebuild pins).
 set -uo pipefail
@@ -51,6 +51,7 @@ if [ -z "${INPUT_MERGE:-}" ] && [ -z "${CLAUDEBUILD_CLAUDE:-}" ]; then
 fi
 [ -n "${INPUT_CONFIG_FROM:-}" ] && export CLAUDEBUILD_CONFIG_FROM=$INPUT_CONFIG_FROM
 [ -n "${INPUT_CACHE_URL:-}" ] && export CLAUDEBUILD_CACHE_URL=$INPUT_CACHE_URL
+[ "${INPUT_CACHE_READ_ONLY:-false}" = "true" ] && export CLAUDEBUILD_CACHE_READ_ONLY=1
 export CI=${CI:-true}
 claudebuild() { "$python" -m claudebuild -C "$project" "$@"; }
 
