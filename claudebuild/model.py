@@ -94,6 +94,8 @@ class Finding:
     verified: bool = True  # False when `quote` does not occur in the file: the model may have invented it
     suppression_ignored: str = ""  # why a suppression next to it was not honoured (added by the change under review)
     check: str = ""  # the named check (`[[checks]]`) that found it; "" for the default review
+    verdict: str = ""  # the verification pass's verdict: "confirmed", "uncertain" ("refuted" ones leave the findings)
+    verdict_reason: str = ""
 
     @property
     def rule_id(self) -> str:

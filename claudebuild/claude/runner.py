@@ -56,6 +56,8 @@ class ClaudeCall:
     cwd: Path
     timeout: float
     max_budget_usd: float | None = None
+    answer_field: str = "findings"
+    """The structured output's required field: `findings` (a list) for a review, `verdict` (a string) for a verification."""
 
     def argv(self, binary: str) -> list[str]:
         args = [
@@ -93,7 +95,8 @@ class CallOutcome:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def classify(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: bool = False) -> CallOutcome:
+def classify(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: bool = False,
+             answer_field: str = "findings") -> CallOutcome:
     """Turn a finished CLI process into a `CallOutcome` (pure; see the module doc)."""
     tail = stderr.decode("utf-8", errors="replace")[-STDERR_TAIL_CHARS:]
     if timed_out:
@@ -131,6 +134,10 @@ def classify(exit_code: int | None, stdout: bytes, stderr: bytes, *, timed_out: 
     structured = result.get("structured_output")
     if not isinstance(structured, dict):
         return CallOutcome(BAD_OUTPUT, "the model answered without the structured findings", **common)
+    if answer_field != "findings":
+        if not isinstance(structured.get(answer_field), str):
+            return CallOutcome(BAD_OUTPUT, f"the structured output has no {answer_field}", **common)
+        return CallOutcome(OK, "", structured=structured, **common)
     findings = structured.get("findings")
     if not isinstance(findings, list) or not all(isinstance(item, dict) for item in findings):
         return CallOutcome(BAD_OUTPUT, "the structured output has no list of findings", **common)
@@ -238,7 +245,8 @@ class ClaudeRunner:
         if self.credentials.own_config_dir:
             self.credentials.config_dir.mkdir(parents=True, exist_ok=True)
         finished = self.execute(call.argv(self.binary) + flags, call.cwd, call.stdin, call.timeout)
-        outcome = classify(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out)
+        outcome = classify(finished.exit_code, finished.stdout, finished.stderr, timed_out=finished.timed_out,
+                           answer_field=call.answer_field)
         if self._stopping and outcome.kind != OK:
             outcome = CallOutcome(INTERRUPTED, "run was interrupted", exit_code=finished.exit_code)
         return replace(outcome, duration_ms=finished.duration_ms)

@@ -134,9 +134,11 @@ def _announce(pending: Sequence[PendingChunk]) -> None:
         print("claudebuild: every chunk is up to date", flush=True)
         return
     changed = sum(item.reason == "changed" for item in pending)
+    verify = sum(item.reason == "verify" for item in pending)
     total = sum(item.estimate_usd for item in pending)
-    print(f"claudebuild: {len(pending)} chunks to analyze ({changed} changed, {len(pending) - changed} new), "
-          f"estimated ${total:.4f}", flush=True)
+    analyze = len(pending) - verify
+    print(f"claudebuild: {analyze} chunks to analyze ({changed} changed, {analyze - changed} new)"
+          + (f", {verify} to verify" if verify else "") + f", estimated ${total:.4f}", flush=True)
 
 
 def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float, targets: list[str]) -> list[str]:
@@ -151,7 +153,12 @@ def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float
     if len(chosen) > SHOWN:
         print(f"   ... and {len(chosen) - SHOWN} more")
     tasks = {job.chunk.id: job.task for job in build.plan().jobs}
-    return [tasks.get(item.chunk, analyze_task_name(item.chunk)) for item in chosen]
+    verify = {job.chunk.id: job.verify_task for job in build.plan().jobs if job.verify is not None}
+    names: list[str] = []
+    for item in chosen:  # a verify item is its own task; an analyzed chunk's verification follows it
+        names += [item.chunk] if item.reason == "verify" else [tasks.get(item.chunk, analyze_task_name(item.chunk))]
+        names += [verify[item.chunk]] if item.chunk in verify else []
+    return names
 
 
 def _remaining(pending: Sequence[str], budget: Budget | None) -> None:

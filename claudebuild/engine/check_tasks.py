@@ -17,6 +17,7 @@ from claudebuild.checks import Check
 from claudebuild.engine.tasks import ANALYZE, describe, doit_action
 from claudebuild.run.jobs import Job
 
+VERIFY = "verify"
 ANALYZE_DOC = "analyze every chunk with claude -p (cached by content)"
 
 
@@ -26,16 +27,22 @@ def check_tasks(
     *,
     action_for: Callable[[Job], Callable[[], Any]],
     uptodate_for: Callable[[Job], Callable[[Any, dict[str, Any]], bool]],
+    verify_action_for: Callable[[Job], Callable[[], Any]] | None = None,
+    verify_uptodate_for: Callable[[Job], Callable[[Any, dict[str, Any]], bool]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The body of `task_analyze`: group docs first, then one subtask per job."""
+    """The body of `task_analyze`: group docs first, then one subtask per job (and per verified job)."""
+    verifying = [job for job in jobs if job.verify is not None] if verify_action_for and verify_uptodate_for else []
+    also = [VERIFY] if verifying else []
     if not checks:
-        yield {"basename": ANALYZE, "name": None, "doc": ANALYZE_DOC}
+        yield {"basename": ANALYZE, "name": None, "doc": ANALYZE_DOC, "task_dep": also}
     else:
         for check in checks:
             paths = ", ".join(check.paths) if check.paths else "every file"
             yield {"basename": check.name, "name": None, "doc": f"check {check.name!r} on {paths} (cached by content)"}
         yield {"basename": ANALYZE, "name": None, "doc": "run every check: " + ", ".join(c.name for c in checks),
-               "task_dep": [check.name for check in checks]}
+               "task_dep": [check.name for check in checks] + also}
+    if verifying:
+        yield {"basename": VERIFY, "name": None, "doc": "verify findings with a second, independent call (cached per finding)"}
     for job in jobs:
         basename, _, name = job.task.partition(":")
         yield {
@@ -45,6 +52,18 @@ def check_tasks(
             "file_dep": list(job.chunk.paths),
             "uptodate": [config_changed(job.answer_key), uptodate_for(job)],
             "doc": describe(job.chunk),
+            "io": {"capture": False},
+            "verbosity": 2,
+        }
+    for job in verifying:
+        assert verify_action_for is not None and verify_uptodate_for is not None
+        yield {
+            "basename": VERIFY,
+            "name": job.chunk.id,
+            "actions": [doit_action(verify_action_for(job))],
+            "task_dep": [job.task],
+            "uptodate": [verify_uptodate_for(job)],
+            "doc": f"verify the findings of {job.chunk.id}",
             "io": {"capture": False},
             "verbosity": 2,
         }

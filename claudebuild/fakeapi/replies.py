@@ -25,6 +25,7 @@ from claudebuild.fakeapi.conversation import (
 from claudebuild.fakeapi.faults import Fault
 from claudebuild.fakeapi.directives import rules_for
 from claudebuild.fakeapi.reviewer import files_in, review
+from claudebuild.fakeapi.verifier import verdict_for, wants_verdict
 from claudebuild.fakeapi.sse import Reply, Usage
 
 MAX_LISTED_FINDINGS = 50
@@ -69,6 +70,8 @@ def build_reply(body: dict[str, Any], seq: int, fault: Fault | None = None) -> R
             tool_input: dict[str, Any] = invalid_findings(text)
         elif fault is not None and fault.findings is not None:
             tool_input = {"findings": list(fault.findings)}
+        elif wants_verdict(body):
+            tool_input = dict(verdict_for(text))
         else:
             tool_input = {"findings": review(text, rules_for(text))}
         block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake{seq:016d}",

@@ -72,6 +72,10 @@ class Report:
     path_prefix: str = ""
     """What the paths above start with: '' (relative to the reviewed root), or the root's place in the
     git work tree (`services/api/`) once `render.paths.with_path_prefix` made them repository-relative."""
+    refuted: tuple[Finding, ...] = ()
+    """Findings the verification pass refuted: out of `findings` and the gate, kept to be seen."""
+    verification: Mapping[str, Any] = field(default_factory=dict)
+    """The verification pass's figures (calls and cost this run, verdict counts); empty when it is off."""
 
     def totals(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITIES, 0)
@@ -98,6 +102,20 @@ class Report:
     def by_status(self) -> dict[str, int]:
         """How many findings are new and persisting (both 0 when nothing was compared)."""
         return {status: sum(1 for f in self.findings if f.status == status) for status in ("new", "persisting")}
+
+    def verification_summary(self) -> str:
+        """`verification: N calls, $x, M refuted` (and how many are uncertain or still to verify); "" when off."""
+        figures = self.verification
+        if not figures:
+            return ""
+        uncertain = sum(1 for finding in self.findings if finding.verdict == "uncertain")
+        text = (f"verification: {figures.get('calls_this_run', 0)} calls, ${figures.get('cost_usd_this_run', 0.0):.4f}, "
+                f"{len(self.refuted)} refuted")
+        if uncertain:
+            text += f", {uncertain} uncertain"
+        if figures.get("pending"):
+            text += f", {figures['pending']} not verified yet"
+        return text
 
     def is_baselined(self, finding: Finding) -> bool:
         return bool(finding.fingerprint) and finding.fingerprint in self.baselined

@@ -67,6 +67,8 @@ def finding_marks(finding: Finding, baselined: bool) -> str:
         marks.append(_mark("baselined", "baselined", "in the committed baseline: does not fail the gate"))
     if not finding.verified:
         marks.append(_mark("unverified", "unverified", "the quoted code is not in the file: the model may have invented it"))
+    if finding.verdict == "uncertain":
+        marks.append(_mark("uncertain", "uncertain", "verification could not decide: " + finding.verdict_reason))
     return "".join(marks)
 
 
@@ -196,8 +198,17 @@ def _suppressed_row(item: SuppressedFinding) -> list[str]:
 
 
 def triage_section(report: Report) -> str:
-    """Fixed since the last report, and suppressed findings with who suppressed them and why."""
+    """Refuted by verification, fixed since the last report, and suppressed findings with who suppressed them and why."""
     parts = []
+    if report.verification:
+        parts.append(f'<p class="meta">{text(report.verification_summary())}</p>')
+    if report.refuted:
+        parts.append("<h2>Refuted by verification</h2>"
+                     '<p class="meta">A second, independent review found these are not real; they never fail the gate.</p>')
+        parts.append(_table(["file", "line", "severity", "category", "finding", "reason"],
+                            [[f'<span class="mono">{text(f.file)}</span>', str(f.line), _badge(f.severity),
+                              f'<span class="mono">{text(f.rule_id)}</span>', text(f.title), text(f.verdict_reason)]
+                             for f in report.refuted], numeric=1))
     if report.fixed:
         parts.append("<h2>Fixed since the last report</h2>"
                      '<p class="meta">In the previous report, gone from files analyzed again now.</p>')

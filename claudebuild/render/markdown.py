@@ -47,6 +47,8 @@ def _findings(report: Report) -> list[str]:
             text = f"**{markdown_text(finding.title)}** — {markdown_text(finding.message)}"
             if finding.quote:
                 text += f" {markdown_code(finding.quote)}"
+            if finding.verdict == "uncertain":
+                text += f" *(verification uncertain: {markdown_text(finding.verdict_reason)})*"
             status = f" {status_text(finding, report)} |" if show_status else ""
             lines.append(f"| {_where(finding.line, finding.end_line)} | {finding.severity} |{status} "
                          f"{markdown_text(finding.rule_id)} | {text} |")
@@ -112,6 +114,14 @@ def render(report: Report) -> str:
     lines += triage_sentences(report)
     if report.findings:
         lines += _findings(report)
+    if report.verification:
+        lines += [markdown_text(report.verification_summary()) + ".", ""]
+    if report.refuted:
+        lines += ["## Refuted by verification", "", "A second, independent review found these are not real; they never fail the gate.", "",
+                  "| file | line | category | finding | reason |", "|---|---:|---|---|---|"]
+        lines += [f"| {markdown_code(f.file)} | {f.line} | {markdown_text(f.rule_id)} | {markdown_text(f.title)} "
+                  f"| {markdown_text(f.verdict_reason)} |" for f in report.refuted]
+        lines.append("")
     if report.fixed:
         lines += _fixed(report)
     if report.suppressed_findings:

@@ -54,6 +54,8 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
     ]
     if report.scope is not None:
         lines.append(f"  scope: {len(report.scope)} reviewed files changed since {terminal_text(report.changed_since)}")
+    if report.verification:
+        lines.append(f"  {report.verification_summary()} (refuted findings never fail the gate)")
     lines += triage_lines(report, fail_on)
     skipped = sum(report.skipped_files.values())
     if skipped:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,23 +190,31 @@ def split_parts(parts: tuple[ChunkPart, ...]) -> tuple[tuple[ChunkPart, ...], tu
 def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload) -> tuple[CallOutcome, int, float]:
     """Returns the last outcome, the number of attempts and the dollars spent on all of them."""
     config = context.config
+    return call_with_retries(context, chunk, lambda: ClaudeCall(
+        stdin=build_stdin(config, chunk, payload),
+        schema_json=findings_schema_json(),
+        system_prompt=system_prompt(config),
+        model=config.model,
+        max_turns=config.max_turns,
+        session_id=str(uuid.uuid4()),
+        cwd=context.session_cwd,
+        timeout=config.call_timeout,
+        max_budget_usd=_call_guard(context, chunk),
+    ))
+
+
+def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callable[[], ClaudeCall]) -> tuple[CallOutcome, int, float]:
+    """One call (a fresh `make_call()` per attempt) under the run's retry policy, token bucket and throttle gate:
+    the last outcome, the number of attempts and the dollars spent on all of them. Reviews and verifications
+    both go through here, so they share every rule about faults, pauses and stopping."""
+    config = context.config
     first_started = time.monotonic()
     attempts = 0
     spent = 0.0
     retried_once: set[str] = set()
     while True:
         attempts += 1
-        call = ClaudeCall(
-            stdin=build_stdin(config, chunk, payload),
-            schema_json=findings_schema_json(),
-            system_prompt=system_prompt(config),
-            model=config.model,
-            max_turns=config.max_turns,
-            session_id=str(uuid.uuid4()),
-            cwd=context.session_cwd,
-            timeout=config.call_timeout,
-            max_budget_usd=_call_guard(context, chunk),
-        )
+        call = make_call()
         expected_tokens = len(call.stdin) / BYTES_PER_TOKEN + OVERHEAD_INPUT_TOKENS
         if context.tokens is not None:
             context.tokens.take(expected_tokens, abort=lambda: context.gate.abort_reason)

@@ -26,6 +26,7 @@ from claudebuild.engine.check_tasks import check_tasks
 from claudebuild.pipeline.check_plan import plan_checks
 from claudebuild.pipeline.chunk_memo import PLAN_FILE, planned_with_memo
 from claudebuild.run.jobs import Job, check_view, make_jobs
+from claudebuild.run.verify import missing_keys, verification_estimates, verified_report, verify_chunk
 
 from claudebuild.run.analyze import AnalysisContext, analyze_chunk
 from claudebuild.atomic_write import write_atomic
@@ -257,9 +258,10 @@ class Build:
         def task_analyze() -> Any:
             """analyze every chunk with claude -p (cached by content)"""
             jobs = self.plan().jobs
-            if self.doit_chunks is not None:
-                jobs = tuple(job for job in jobs if job.chunk.id in self.doit_chunks)
-            return check_tasks(jobs, self.config.checks, action_for=self._analyze_action, uptodate_for=self._uptodate_for)
+            if self.doit_chunks is not None:  # a verify item needs its job too (its analysis is then up to date)
+                jobs = tuple(job for job in jobs if job.chunk.id in self.doit_chunks or job.verify_task in self.doit_chunks)
+            return check_tasks(jobs, self.config.checks, action_for=self._analyze_action, uptodate_for=self._uptodate_for,
+                               verify_action_for=self._verify_action, verify_uptodate_for=self._verify_uptodate_for)
 
         def task_report() -> Any:
             """merge every chunk's result into the report"""
@@ -281,6 +283,40 @@ class Build:
             context = self._job_contexts[job.answer_digest] = replace(self.context, config=job.config,
                                                                        answer_digest=job.answer_digest)
         return context
+
+    def _verified_result(self, job: Job) -> ChunkResult | None:
+        """The job's stored analysis, as its check reports it, if it is current (only that is verified)."""
+        values = read_task_values(self.config.db_path, [job.task]).get(job.task)
+        if not values or not self.current(job.chunk, values):
+            return None
+        return check_view(values_to_result(values), self.config)
+
+    def _verify_uptodate_for(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
+        def uptodate(task: Any, values: dict[str, Any]) -> bool:
+            result = self._verified_result(job)
+            return result is None or job.verify is None or not missing_keys(job.chunk, result, job.verify, values)
+
+        return uptodate
+
+    def _verify_action(self, job: Job) -> Callable[[], Any]:
+        def action() -> Any:
+            previous = read_task_values(self.config.db_path, [job.verify_task]).get(job.verify_task)
+            result = self._verified_result(job)
+            if result is None or job.verify is None:
+                return previous or {}
+            try:
+                run = verify_chunk(self.job_context(job), job.chunk, result, job.verify, previous)
+            except RunAborted as aborted:
+                raise StepFailed(str(aborted)) from None
+            except ClaudebuildError as error:
+                self.stop(str(error))
+                raise StepFailed(str(error)) from None
+            if run.declined:
+                self._say(f"   SKIP  verifying {run.declined} finding(s) of {job.chunk.id}  (run budget reached)")
+            return run.values
+
+        action.__name__ = f"verify_{job.chunk.id}"
+        return action
 
     def _analyze_action(self, job: Job) -> Callable[[], Any]:
         chunk = job.chunk
@@ -331,6 +367,11 @@ class Build:
                               min_severity=self.config.min_severity, stale=stale, lines_by_file=lines,
                               previous=previous, baseline=judged.baseline, suppressions=judged.suppressions,
                               trusted_markers=judged.trusted_markers, local_findings=local)
+        verifying = [job for job in plan.jobs if job.verify is not None]
+        if verifying:
+            verify_values = read_task_values(self.config.db_path, [job.verify_task for job in verifying])
+            current = {chunk: result for chunk, result in results.items() if chunk not in stale}
+            report = verified_report(report, verifying, current, verify_values, run_id=self.run_id)
         if self.changed is None:
             return report
         reviewed = {file.path for file in plan.discovery.files}
@@ -400,15 +441,25 @@ class Build:
         results = self.stored_results()
         history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
         pending: list[PendingChunk] = []
+        current: set[str] = set()
         for name, chunk in names.items():
             values = stored.get(name)
             if values and self._stored_current(chunk):
+                current.add(chunk.id)
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
             past = results.get(name)
             cost = estimate(models[name], size, past.cost_usd if past else None,
                             past.bytes_sent if past else None, history)
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
+        verifying = [job for job in plan.jobs if job.verify is not None]
+        if verifying:  # --max-cost counts verification: expected per chunk to analyze, known per analyzed one
+            verify_values = read_task_values(self.config.db_path, [job.verify_task for job in verifying])
+            by_id = {names_id: check_view(results[task], self.config) for task, names_id in
+                     ((job.task, job.chunk.id) for job in verifying) if task in results}
+            extra, verify_only = verification_estimates(verifying, by_id, verify_values, sizes, current)
+            pending = [replace(item, estimate_usd=item.estimate_usd + extra.get(item.chunk, 0.0)) for item in pending]
+            pending += verify_only
         return prioritise(pending)
 
     def for_output(self, report: Report) -> Report:

@@ -17,6 +17,7 @@ from claudebuild.hashing import digest_json
 from claudebuild.model import SEVERITIES, Chunk, ChunkResult
 from claudebuild.pipeline.check_plan import CheckChunk, instructions_with_rules
 from claudebuild.pipeline.prompt import answer_key
+from claudebuild.run.verify import VerifySettings, verify_settings, verify_task_name
 
 
 @dataclass(frozen=True)
@@ -29,21 +30,28 @@ class Job:
     config: Config
     answer_key: dict[str, Any] = field(compare=False, hash=False)
     answer_digest: str = ""
+    verify: VerifySettings | None = None
+    """How its findings are verified; None: they are not."""
+
+    @property
+    def verify_task(self) -> str:
+        return verify_task_name(self.chunk.id)
 
 
 def make_jobs(config: Config, planned: tuple[CheckChunk, ...]) -> tuple[Job, ...]:
     """A job per planned chunk; jobs sharing a check and rule set share one config (and digest)."""
     checks = {check.name: check for check in config.checks}
-    settings: dict[tuple[str, tuple[int, ...]], tuple[Config, dict[str, Any], str]] = {}
+    settings: dict[tuple[str, tuple[int, ...]], tuple[Config, dict[str, Any], str, VerifySettings | None]] = {}
     jobs: list[Job] = []
     for item in planned:
         key = (item.check, item.rules)
         if key not in settings:
             job_config = check_config(config, checks.get(item.check), item.rules)
             answer = answer_key(job_config)
-            settings[key] = (job_config, answer, digest_json(answer))
-        job_config, answer, digest = settings[key]
-        jobs.append(Job(item.task, item.check, item.chunk, job_config, answer, digest))
+            verify = verify_settings(config, checks.get(item.check), job_config.model)
+            settings[key] = (job_config, answer, digest_json(answer), verify)
+        job_config, answer, digest, verify = settings[key]
+        jobs.append(Job(item.task, item.check, item.chunk, job_config, answer, digest, verify))
     return tuple(jobs)
 
 
