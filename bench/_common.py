@@ -167,11 +167,8 @@ def plan_chunks(repo: Path) -> list[Any]:
     from claudebuild.run.build import Build
     from claudebuild.config import load_config
 
-    build = Build(load_config(repo))
-    try:
+    with Build(load_config(repo)) as build:
         return list(build.plan().chunks)
-    finally:
-        build.lock.release()
 
 
 def reviewable_bytes(repo: Path, chunks: list[Any]) -> int:

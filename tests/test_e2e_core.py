@@ -37,8 +37,7 @@ FILES = {
 
 
 def chunk_ids(root: Path) -> list[str]:
-    build = Build(load_config(root))
-    with build.locked():
+    with Build(load_config(root)) as build:
         return [chunk.id for chunk in build.plan().chunks]
 
 

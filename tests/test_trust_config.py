@@ -239,8 +239,7 @@ def test_repo_files_read_the_ref_blob_and_none_when_absent(repo: Path) -> None:
 def test_the_claudeignore_of_the_ref_decides_what_is_reviewed(repo: Path) -> None:
     commit_all(repo, "base")
     write(repo, ".claudeignore", "*\n")
-    build = Build(load_config(repo, {"config_from": "main"}))
-    with build.locked():
+    with Build(load_config(repo, {"config_from": "main"})) as build:
         assert [file.path for file in build.plan().discovery.files] == ["app.py"]
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import os
 import sys
-from contextlib import redirect_stdout
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TextIO
@@ -47,8 +46,8 @@ def run_ask(config: Config, target: str, question: str, *, fork: bool = True, re
     """Answer `question` from the session of the chunk `target` names; print the answer and its session."""
     if not question.strip():
         raise ClaudebuildError('the question is empty: claudebuild ask <file-or-chunk> "your question"')
-    build = Build(config)
-    with build.locked():  # only to plan: asking writes nothing, a concurrent analyze need not wait for the answer
+    build = Build(config, out=out)
+    with build:  # only to plan: asking writes nothing, a concurrent analyze need not wait for the answer
         plan = build.plan()
         chunk = resolve_target(target, plan, config.root, Path.cwd())
     name = analyze_task_name(chunk.id)
@@ -144,12 +143,11 @@ def _unusable(chunk_id: str, result: ChunkResult | None) -> str:
 def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
     """Forget the chunk's result and analyze it alone; progress goes to stderr so stdout is only the answer."""
     name = analyze_task_name(chunk_id)
-    with redirect_stdout(sys.stderr):
-        print(f"claudebuild: analyzing chunk {chunk_id} again", flush=True)
-        if run_doit(Build(config), ["forget", name]) not in (0, None):  # doit's forget returns None on success
-            raise ClaudebuildError(f"cannot forget the stored result of chunk {chunk_id}: "
-                                   f"run `claudebuild forget {name}`, then ask again")
-        code = run_tasks(replace(config, cache_url=""), [name], jobs=1)  # a session of our own, not the shared result
+    print(f"claudebuild: analyzing chunk {chunk_id} again", file=sys.stderr, flush=True)
+    if run_doit(Build(config, out=sys.stderr), ["forget", name]) not in (0, None):  # doit's forget returns None on success
+        raise ClaudebuildError(f"cannot forget the stored result of chunk {chunk_id}: "
+                               f"run `claudebuild forget {name}`, then ask again")
+    code = run_tasks(replace(config, cache_url=""), [name], jobs=1, out=sys.stderr)  # a session of our own, not the shared result
     if code == 130:
         raise KeyboardInterrupt
     values = read_task_value(config.db_path, name)

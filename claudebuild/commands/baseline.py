@@ -10,11 +10,10 @@ from claudebuild.pipeline.triage.baseline import save_baseline
 
 
 def record_baseline(config: Config) -> int:
-    build = Build(config)
-    with build.locked():
+    with Build(config) as build:
         report = build.current_report()
-    count = save_baseline(config.root / config.baseline_file, report.findings)
-    print(f"claudebuild: recorded {count} findings in {config.baseline_file}; commit it")
+        count = save_baseline(config.root / config.baseline_file, report.findings)
+        build.say(f"claudebuild: recorded {count} findings in {config.baseline_file}; commit it")
     if report.pending or report.failed:
         print(f"claudebuild: warning: {len(report.pending)} chunks not analyzed and {len(report.failed)} failed; "
               "their findings are not in the baseline (run `claudebuild report` first)", file=sys.stderr)

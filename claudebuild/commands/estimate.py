@@ -159,7 +159,7 @@ def history_estimates(config: Config, build: Build, count: int, per_call: PerCal
 
 def build_estimate(config: Config, history: int = 0) -> dict[str, Any]:
     build = Build(config)
-    with build.locked():
+    with build:
         plan = build.plan()
         stale = {item.chunk for item in build.pending_chunks()}
     stored = read_task_values(config.db_path)

@@ -44,14 +44,8 @@ HOOK_MARKER = "# installed by claudebuild"
 
 
 def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    build = Build(config, out=out)
-    restore_signals = build.install_signal_handlers()
-    try:
-        with build.locked():
-            return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=out)
-    finally:
-        restore_signals()
+    with Build(config, out=out) as build:
+        return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=build.out)
 
 
 class WorkingTreeFiles:

@@ -7,7 +7,6 @@ local database, then writes the report as one unsharded run would.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -30,9 +29,7 @@ def shard_database(source: Path, state_dir: str) -> Path:
 def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = None) -> int:
     if not sources:
         raise ClaudebuildError("merge needs at least one shard directory, e.g. `claudebuild merge shard-1/.claudebuild shard-2/.claudebuild`")
-    out = out or sys.stdout
-    build = Build(config, out=out)
-    with build.locked():
+    with Build(config, out=out) as build:
         plan = build.plan()
         chunks = {job.task: job.chunk for job in plan.jobs}  # `analyze:<chunk>`, or `<check>:<chunk>` with checks
         taken = ignored = 0
@@ -44,7 +41,7 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
                 save_values(config.db_path, name, values)
                 taken += 1
         report, paths = build.publish(ci=False)  # the step summary and annotations are `report`'s, once
-    print(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
-          + (f"; ignored {ignored} made from other file contents" if ignored else ""), file=out)
-    print(terminal.render(report, paths=paths), file=out)
+        build.say(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
+                  + (f"; ignored {ignored} made from other file contents" if ignored else ""))
+        build.say(terminal.render(report, paths=paths))
     return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from claudebuild.run.budget import Budget, PendingChunk, select_within
 from claudebuild.run.build import Build, Shard
@@ -22,26 +22,22 @@ SHOWN = 20
 
 def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
               *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None,
-              analyze: bool = True, changed_since: str | None = None) -> int:
+              analyze: bool = True, changed_since: str | None = None, out: TextIO | None = None) -> int:
     """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
 
-    With `print_format`, progress goes to stderr so stdout carries only that format (and, for
-    `github`, the annotations are that format: they are not printed a second time). Without
-    `analyze` (`report --no-analyze`) nothing is analyzed: the report is what is stored."""
-    build = Build(config, shard=shard, changed_since=changed_since)
-    build.annotate = print_format != "github"
+    Progress and summaries go to `out` (stdout by default); with `print_format` to stderr, so
+    stdout carries only that format (and, for `github`, the annotations are that format: they
+    are not printed a second time). Without `analyze` (`report --no-analyze`) nothing is
+    analyzed: the report is what is stored."""
+    stream = sys.stderr if print_format else out or sys.stdout
     run = _run if analyze else _report_stored
-    restore_signals = build.install_signal_handlers()
-    try:
-        with build.locked():  # the whole command, publishing included
-            if not print_format:
-                return run(build, list(targets), jobs, doit_args, max_cost)
-            with contextlib.redirect_stdout(sys.stderr):
-                code = run(build, list(targets), jobs, doit_args, max_cost)
+    with Build(config, shard=shard, changed_since=changed_since, out=stream) as build:  # the whole command, publishing included
+        build.annotate = print_format != "github"
+        code = run(build, list(targets), jobs, doit_args, max_cost)
+        if print_format:
             sys.stdout.write(FORMATS[print_format][1](build.for_output(build.last_report or build.current_report())))
-            return code
-    finally:
-        restore_signals()
+            sys.stdout.flush()
+        return code
 
 
 def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
@@ -54,7 +50,7 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         build.doit_chunks = frozenset(item.chunk for item in pending)  # the rest are current: doit need not see them
         if not pending and targets == ["analyze"]:
             targets = []  # nothing for doit to do
-        _announce(pending)
+        _announce(build, pending)
         if pending:
             build.runner.ensure_supported()  # a missing or old CLI is one line here, not one per chunk
         if max_cost is not None:
@@ -69,12 +65,12 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         raise ClaudebuildError(build.gate.abort_reason)
     if max_cost is not None:
         report, paths = build.publish()
-        print(terminal.render(report, paths=paths), flush=True)
-        _remaining(report.pending, build.context.budget)
+        build.say(terminal.render(report, paths=paths))
+        _remaining(build, report.pending)
     else:
         report = build.current_report()
         if "report" not in targets:
-            print(terminal.render(report), flush=True)
+            build.say(terminal.render(report))
     code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
@@ -90,14 +86,13 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     if not build.plan().chunks:
         return _nothing_to_do(build)
     report, paths = build.publish()
-    print(terminal.render(report, paths=paths, fail_on=config.fail_on), flush=True)
+    build.say(terminal.render(report, paths=paths, fail_on=config.fail_on))
     if report.pending:
-        print(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):",
-              flush=True)
+        build.say(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):")
         for chunk in report.pending[:SHOWN]:
-            print(f"   not analyzed {terminal_text(chunk)}")
+            build.say(f"   not analyzed {terminal_text(chunk)}")
         if len(report.pending) > SHOWN:
-            print(f"   ... and {len(report.pending) - SHOWN} more")
+            build.say(f"   ... and {len(report.pending) - SHOWN} more")
     build.print_annotations(report)
     return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True)
 
@@ -108,37 +103,36 @@ def _announce_scope(build: Build) -> None:
         return
     plan = build.plan()
     reviewed = sorted(build.changed.paths & {file.path for file in plan.discovery.files})
-    print(f"claudebuild: changed since {build.describe_scope()}: {len(reviewed)} reviewed files in scope "
-          f"({len(build.changed.paths) - len(reviewed)} other changed files are not reviewed), {len(plan.chunks)} chunks",
-          flush=True)
+    build.say(f"claudebuild: changed since {build.describe_scope()}: {len(reviewed)} reviewed files in scope "
+              f"({len(build.changed.paths) - len(reviewed)} other changed files are not reviewed), {len(plan.chunks)} chunks")
     for path in reviewed[:SHOWN]:
-        print(f"   in scope {terminal_text(path)}")
+        build.say(f"   in scope {terminal_text(path)}")
     if len(reviewed) > SHOWN:
-        print(f"   ... and {len(reviewed) - SHOWN} more")
+        build.say(f"   ... and {len(reviewed) - SHOWN} more")
 
 
 def _nothing_to_do(build: Build) -> int:
     skipped = build.plan().discovery.skipped_by_reason()
     detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
     if build.changed is not None:
-        print(f"claudebuild: no reviewed file changed since {build.describe_scope()}: nothing to analyze or report")
+        build.say(f"claudebuild: no reviewed file changed since {build.describe_scope()}: nothing to analyze or report")
         build.publish()
         return 0
-    print(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
+    build.say(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
     build.publish()
     return 0
 
 
-def _announce(pending: Sequence[PendingChunk]) -> None:
+def _announce(build: Build, pending: Sequence[PendingChunk]) -> None:
     if not pending:
-        print("claudebuild: every chunk is up to date", flush=True)
+        build.say("claudebuild: every chunk is up to date")
         return
     changed = sum(item.reason == "changed" for item in pending)
     verify = sum(item.reason == "verify" for item in pending)
     total = sum(item.estimate_usd for item in pending)
     analyze = len(pending) - verify
-    print(f"claudebuild: {analyze} chunks to analyze ({changed} changed, {analyze - changed} new)"
-          + (f", {verify} to verify" if verify else "") + f", estimated ${total:.4f}", flush=True)
+    build.say(f"claudebuild: {analyze} chunks to analyze ({changed} changed, {analyze - changed} new)"
+              + (f", {verify} to verify" if verify else "") + f", estimated ${total:.4f}")
 
 
 def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float, targets: list[str]) -> list[str]:
@@ -146,12 +140,12 @@ def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float
     chosen, _ = select_within(pending, max_cost)
     build.context.budget = Budget(max_cost)
     build.context.estimates = {item.chunk: item.estimate_usd for item in chosen}
-    print(f"claudebuild: budget ${max_cost:.4f} covers {len(chosen)} of them "
-          f"(estimated ${sum(item.estimate_usd for item in chosen):.4f}):", flush=True)
+    build.say(f"claudebuild: budget ${max_cost:.4f} covers {len(chosen)} of them "
+              f"(estimated ${sum(item.estimate_usd for item in chosen):.4f}):")
     for item in chosen[:SHOWN]:
-        print(f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}")
+        build.say(f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}")
     if len(chosen) > SHOWN:
-        print(f"   ... and {len(chosen) - SHOWN} more")
+        build.say(f"   ... and {len(chosen) - SHOWN} more")
     tasks = {job.chunk.id: job.task for job in build.plan().jobs}
     verify = {job.chunk.id: job.verify_task for job in build.plan().jobs if job.verify is not None}
     names: list[str] = []
@@ -161,14 +155,15 @@ def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float
     return names
 
 
-def _remaining(pending: Sequence[str], budget: Budget | None) -> None:
+def _remaining(build: Build, pending: Sequence[str]) -> None:
+    budget = build.context.budget
     spent = budget.spent if budget else 0.0
     if not pending:
-        print(f"claudebuild: budget: spent ${spent:.4f}; nothing remains", flush=True)
+        build.say(f"claudebuild: budget: spent ${spent:.4f}; nothing remains")
         return
-    print(f"claudebuild: budget: spent ${spent:.4f}; {len(pending)} chunks remain (rerun, or raise --max-cost):")
+    build.say(f"claudebuild: budget: spent ${spent:.4f}; {len(pending)} chunks remain (rerun, or raise --max-cost):")
     for chunk in pending:
-        print(f"   remaining {chunk}")
+        build.say(f"   remaining {chunk}")
 
 
 DOIT_USAGE_ERROR = 3
@@ -180,8 +175,7 @@ def run_passthrough(config: Config, argv: Sequence[str]) -> int:
     """Any other doit command (list, info, forget, dumpdb, ...) exactly as doit runs it, except that
     a task name that does not exist is one line (doit's `info` prints a traceback) and doit's
     usage errors exit 2."""
-    build = Build(config)
-    with build.locked():
+    with Build(config) as build:
         if argv and argv[0] in NAMES_TASKS:
             known = {"analyze", "report", *(check.name for check in config.checks),
                      *(job.task for job in build.plan().jobs)}

@@ -10,7 +10,6 @@ points are used: a `FileChangedChecker`, a backend plugin, `ModuleTaskLoader`.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def doit_config(build: Build) -> dict[str, Any]:
         "default_tasks": ["analyze", "report"],
         "verbosity": 2,
         "reporter": ProgressReporter,
-        "outfile": sys.stdout,  # doit's default is sys.stdout at *its* import; follow redirect_stdout
+        "outfile": build.out,  # the command's stream (stderr when stdout carries a report format)
     }
 
 
@@ -77,9 +76,9 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
 def run_doit(build: Build, argv: Sequence[str]) -> int:
     """Run a doit command on this build's tasks; the user's doit.cfg cannot override ours.
 
-    Under the state lock: the caller's `build.locked()` if it holds one (so what it does after
-    doit, e.g. publishing, stays locked too), else one for just this doit run."""
-    with build.locked():
+    Inside the caller's `with build:` if it is in one (so what it does after doit, e.g.
+    publishing, stays locked too), else in one for just this doit run."""
+    with build:
         build.plan()  # discovery errors surface here, as clean one-line errors
         previous = os.getcwd()
         try:

@@ -1,9 +1,12 @@
 """One build of one repository: the plan (discovery + chunks), the shared run context, and the task actions.
 
 Both entry points use it: a user's `dodo.py` (plain `doit`) and the
-`claudebuild` command. It owns the state directory lock, so two runs on one
-repository never interleave, and it stops the run's `claude` children on
-Ctrl-C or SIGTERM, so completed chunks are kept and none is left orphaned.
+`claudebuild` command. A command runs inside `with Build(config, out=...) as
+build:`, which owns, for the whole command (publishing included), the state
+directory lock, so two runs on one repository never interleave, the Ctrl-C /
+SIGTERM handlers, which stop the run's `claude` children so completed chunks
+are kept and none is left orphaned, and the output stream everything is
+printed to.
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 import xxhash
@@ -118,6 +121,11 @@ def new_run_id() -> str:
 
 
 class Build:
+    """One command's build. `with Build(...) as build:` holds the state lock and the signal handlers
+    from entry to exit, publishing included; nested `with build:` blocks share the outermost one.
+    Plain `doit` (a user's dodo.py) has no such block: `plan` takes the lock and the process's exit
+    drops it."""
+
     def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None,
                  shard: Shard | None = None, changed_since: str | None = None) -> None:
         ensure_untracked_state(config.root, config.state_dir)  # before anything reads or writes the state
@@ -126,7 +134,7 @@ class Build:
         self.shard = shard
         self.changed = changed_files_since(config.root, changed_since) if changed_since else None
         """PR mode: only chunks holding these files are planned; only findings in them reported and gated."""
-        self.out = out  # None: whatever sys.stdout is when printing (it may be redirected)
+        self.out: TextIO = out if out is not None else sys.stdout  # every line the command prints (doit's too)
         self.run_id = new_run_id()
         self.runner = runner or ClaudeRunner(config.claude_bin, *claude_environment(config))
         self.gate = ThrottleGate(base_delay=config.backoff_base, max_delay=config.backoff_max)
@@ -163,26 +171,44 @@ class Build:
         self._path_prefix: str | None = None  # the root's place in the git work tree, looked up once
         self._print_lock = threading.Lock()
         self._job_contexts: dict[str, AnalysisContext] = {}
+        self._depth = 0  # nested `with build:` blocks open now
+        self._owns_lock = False  # the outermost block took the lock (not `plan` before it)
+        self._restore_signals: Callable[[], None] = lambda: None
+
+    # -- the command's lifetime -------------------------------------------
+    def __enter__(self) -> Build:
+        """The outermost block installs the signal handlers, then takes the state lock (waiting up to
+        `lock_timeout`; Ctrl-C while waiting stops the wait, as no child runs yet)."""
+        if self._depth == 0:
+            self._restore_signals = self.install_signal_handlers()
+            try:
+                self._owns_lock = not self.lock.held
+                self.lock.acquire()
+            except BaseException:
+                self._owns_lock = False
+                self._restore_signals()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        """Only the outermost block releases the lock and puts the previous handlers back, so nothing
+        (publishing, garbage collection, the report) runs unlocked after an inner step."""
+        self._depth -= 1
+        if self._depth:
+            return
+        try:
+            if self._owns_lock:
+                self.lock.release()
+                self._owns_lock = False
+        finally:
+            self._restore_signals()
+            self._restore_signals = lambda: None
 
     # -- planning ---------------------------------------------------------
-    @contextmanager
-    def locked(self) -> Iterator[Build]:
-        """Hold the state lock for a whole command, released exactly once, however the command ends.
-
-        Nested uses share the outermost one: only the block that took the lock releases it, so
-        nothing (publishing, garbage collection, the report) runs unlocked after an inner step.
-        Plain `doit` has no such block: `plan` takes the lock and the process's exit drops it."""
-        if self.lock.held:
-            yield self
-            return
-        self.lock.acquire()
-        try:
-            yield self
-        finally:
-            self.lock.release()
 
     def plan(self) -> Plan:
-        """Discover and chunk once per process; takes the state lock first (if `locked` has not)."""
+        """Discover and chunk once per process; takes the state lock first (if `with build:` has not)."""
         if self._plan is None:
             self.lock.acquire()
             own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
@@ -312,7 +338,7 @@ class Build:
                 self.stop(str(error))
                 raise StepFailed(str(error)) from None
             if run.declined:
-                self._say(f"   SKIP  verifying {run.declined} finding(s) of {job.chunk.id}  (run budget reached)")
+                self.say(f"   SKIP  verifying {run.declined} finding(s) of {job.chunk.id}  (run budget reached)")
             return run.values
 
         action.__name__ = f"verify_{job.chunk.id}"
@@ -325,7 +351,7 @@ class Build:
             name = job.task
             previous = read_task_value(self.config.db_path, name)
             if previous and self.current(chunk, previous):
-                self._say(f"   reuse {chunk.id}  (stored result matches these files)")
+                self.say(f"   reuse {chunk.id}  (stored result matches these files)")
                 return previous
             try:
                 result = analyze_chunk(self.job_context(job), chunk)
@@ -335,7 +361,7 @@ class Build:
                 self.stop(str(error))
                 raise StepFailed(str(error)) from None
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
-                self._say(f"   SKIP  {chunk.id}  (run budget reached)")
+                self.say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
             return result_to_values(replace(result, check=job.check) if job.check else result)
 
@@ -344,7 +370,7 @@ class Build:
 
     def _report_action(self) -> None:
         report, paths = self.publish()
-        self._say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
+        self.say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
         self.print_annotations(report)
         if report.failed and self.config.fail_on_error:
             raise StepFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
@@ -475,7 +501,7 @@ class Build:
             self.annotate = False
             text = github.render(self.for_output(report)).rstrip("\n")
             if text:
-                self._say(text)
+                self.say(text)
 
     def publish(self, *, ci: bool = True) -> tuple[Report, tuple[str, ...]]:
         """Build the report, drop results of chunks that no longer exist, write the configured formats.
@@ -510,7 +536,10 @@ class Build:
     def install_signal_handlers(self) -> Callable[[], None]:
         """Ctrl-C and SIGTERM stop the children, then unwind doit (which keeps finished chunks).
 
-        Returns a function that puts the previous handlers back."""
+        The handler runs on the main thread, possibly inside a lock that thread holds, so it takes
+        only reentrant locks (the runner's `RLock`, the gate's condition) and never one held while
+        a child runs (`claude --version` has its own). Returns a function that puts the previous
+        handlers back; `with build:` calls both, plain `doit` (dodo.py) only this."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
 
@@ -526,9 +555,10 @@ class Build:
 
         return restore
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """A whole line (or several) on the command's stream, above a live progress view if one shows."""
         with self._print_lock:
-            echo(text, self.out or sys.stdout)
+            echo(text, self.out)
 
     def _warn(self, text: str) -> None:
         with self._print_lock:
