@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -174,6 +174,14 @@ class FinishedProcess:
     stderr: bytes
     timed_out: bool
     duration_ms: int
+
+
+class CallRunner(Protocol):
+    """What the retry policy needs from a runner: `ClaudeRunner`, or a test's scripted fake."""
+
+    def run(self, call: ClaudeCall) -> CallOutcome: ...
+
+    def terminate_all(self) -> None: ...
 
 
 VERSION_TIMEOUT_S = 30.0

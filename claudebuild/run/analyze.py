@@ -19,7 +19,7 @@ from typing import Any
 from claudebuild.claude import runner as outcomes
 from claudebuild.run.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
 from claudebuild.run.calllog import CallLog
-from claudebuild.claude.runner import CallOutcome, ClaudeCall, ClaudeRunner
+from claudebuild.claude.runner import CallOutcome, CallRunner, ClaudeCall
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
@@ -40,7 +40,7 @@ class AnalysisContext:
     """Shared by every worker of one run: the settings and the coordinators between workers."""
 
     config: Config
-    runner: ClaudeRunner
+    runner: CallRunner
     gate: ThrottleGate
     hasher: ContentHasher
     run_id: str
@@ -55,6 +55,8 @@ class AnalysisContext:
     persisted one."""
     remote: RemoteCache | None = None
     """The team's shared cache (`cache_url`), asked before each call and given each fresh result."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds, for `retry_patience`; the policy tests pass a fake clock shared with the gate."""
 
     def __post_init__(self) -> None:
         if self.source is None:
@@ -208,7 +210,7 @@ def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callabl
     the last outcome, the number of attempts and the dollars spent on all of them. Reviews and verifications
     both go through here, so they share every rule about faults, pauses and stopping."""
     config = context.config
-    first_started = time.monotonic()
+    first_started = context.clock()
     attempts = 0
     spent = 0.0
     retried_once: set[str] = set()
@@ -240,7 +242,7 @@ def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callabl
             raise RunAborted(reason)
         if outcome.kind == outcomes.INTERRUPTED:
             raise RunAborted(context.gate.abort_reason or "run interrupted")
-        if outcome.kind == outcomes.RETRY and time.monotonic() - first_started < config.retry_patience:
+        if outcome.kind == outcomes.RETRY and context.clock() - first_started < config.retry_patience:
             continue  # the gate holds this worker (and all others) until the shared pause ends
         if outcome.kind in ONCE_MORE and outcome.kind not in retried_once:
             retried_once.add(outcome.kind)

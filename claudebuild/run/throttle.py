@@ -37,13 +37,17 @@ class ThrottleGate:
         initial_limit: int = 2,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
+        """`clock`, `rng` and `wait` are seams for tests: `wait(seconds)` replaces blocking on the
+        condition (a test's fake advances its fake clock; no thread ever notifies it then)."""
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.max_limit = max_limit
         self._clock = clock
         self._rng = rng
         self._cond = threading.Condition()
+        self._wait: Callable[[float], object] = wait or (lambda seconds: self._cond.wait(timeout=seconds))
         self._pause_until = 0.0
         self._active = 0
         self._limit = min(initial_limit, max_limit)
@@ -71,7 +75,7 @@ class ThrottleGate:
                 if wait <= 0 and self._active < self._limit:
                     self._active += 1
                     return self._clock()
-                self._cond.wait(timeout=min(max(wait, 0.05), 1.0) if wait > 0 else 1.0)
+                self._wait(min(max(wait, 0.05), 1.0) if wait > 0 else 1.0)
 
     def release(self, ticket: float, *, throttled: bool, congested: bool = True, retry_after: float | None = None) -> float:
         """Return a slot; on throttling, pause everyone and return the pause (seconds).
