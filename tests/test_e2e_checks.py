@@ -71,8 +71,7 @@ def report_json(root: Path) -> dict[str, Any]:
 
 
 def jobs(root: Path) -> list[tuple[str, tuple[str, ...]]]:
-    build = Build(load_config(root))
-    with build.locked():
+    with Build(load_config(root)) as build:
         return [(job.task, job.chunk.paths) for job in build.plan().jobs]
 
 
