@@ -47,6 +47,9 @@ class FakeRunner:
     def terminate_all(self) -> None:
         self.terminated += 1
 
+    def launch_facts(self) -> dict[str, object]:
+        return {"cli_version": "2.1.332", "bare": False}
+
 
 def ok(*findings: dict[str, object], cost: float = 0.01) -> CallOutcome:
     return CallOutcome(outcomes.OK, structured={"findings": list(findings)}, session_id="s-ok", exit_code=0,

@@ -183,6 +183,8 @@ class CallRunner(Protocol):
 
     def terminate_all(self) -> None: ...
 
+    def launch_facts(self) -> dict[str, Any]: ...
+
 
 VERSION_TIMEOUT_S = 30.0
 MIN_VERSION = (2, 1, 0)
