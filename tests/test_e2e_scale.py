@@ -77,7 +77,7 @@ def finding_files(root: Path) -> set[str]:
 def planned(root: Path) -> tuple[Build, list[str]]:
     """A fresh build's plan (as the next run would make it): the build, for its memo, and the planned paths."""
     build = Build(load_config(root))
-    with build.locked():
+    with build:
         paths = [file.path for file in build.plan().discovery.files]
     return build, paths
 
@@ -189,7 +189,7 @@ def test_plain_doit_and_doit_list_still_see_every_chunk_after_a_no_op(repo: Path
     before = calls(fake_api)
     assert analyze(repo) == 0  # hands doit no chunk at all
     build, _ = planned(repo)
-    with build.locked():
+    with build:
         ids = [chunk.id for chunk in build.plan().chunks]
     listed = run_cli(["list", "--all", "--status"], cwd=repo)
     assert listed.returncode == 0, listed.stderr
