@@ -105,7 +105,8 @@ def test_a_second_clone_makes_no_claude_call_and_writes_the_same_report(
     capsys.readouterr()
     assert review(second, "--cache-url", nginx.url) == 0
     assert calls(fake_api) == paid  # zero calls for the second clone
-    assert "from the remote cache" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "from the remote cache" in out and f"claudebuild: remote cache: {paid} hits, 0 misses, 0 uploaded" in out
     a, b = report_json(first), report_json(second)
     assert b["summary"]["remote_hits"] == paid and b["summary"]["fresh"] == 0
     assert b["summary"]["cost_usd_this_run"] == 0

@@ -63,6 +63,7 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         return 130
     if build.gate.abort_reason:
         raise ClaudebuildError(build.gate.abort_reason)
+    _remote_summary(build)
     if max_cost is not None:
         report, paths = build.publish()
         build.say(terminal.render(report, paths=paths))
@@ -109,6 +110,19 @@ def _announce_scope(build: Build) -> None:
         build.say(f"   in scope {terminal_text(path)}")
     if len(reviewed) > SHOWN:
         build.say(f"   ... and {len(reviewed) - SHOWN} more")
+
+
+def _remote_summary(build: Build) -> None:
+    """One line on what the shared cache did this run (nothing without one)."""
+    remote = build.context.remote
+    if remote is None or not (remote.hits or remote.misses or remote.uploads):
+        return
+    line = f"claudebuild: remote cache: {remote.hits} hits, {remote.misses} misses, {remote.uploads} uploaded"
+    if remote.ignored:
+        line += f", {remote.ignored} invalid entries ignored"
+    if remote.read_only:
+        line += " (read-only)"
+    print(line, flush=True)
 
 
 def _nothing_to_do(build: Build) -> int:
