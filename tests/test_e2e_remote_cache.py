@@ -203,6 +203,7 @@ def test_a_cache_nobody_listens_on_leaves_the_run_correct(
 
 
 @needs_nginx
+@pytest.mark.slow  # its own fake API (not the fixture) with latency, so the server can be stopped mid-run
 def test_the_server_stopped_mid_run_leaves_the_run_correct(
         clone: Callable[[str], Path], tmp_path: Path, started: list[subprocess.Popen[Any]]) -> None:
     root = clone("a")
