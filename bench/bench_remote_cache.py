@@ -82,11 +82,8 @@ def lookup_costs(repo: Path, url: str) -> tuple[list[float], list[float], list[f
     """Seconds per chunk of: reading its files into the payload (done for the call anyway, so not the cache's
     cost; timed on a warm secret-scan cache, as in a run), then key + GET + check for a hit (the cache is
     full) and for a miss (a key nobody wrote)."""
-    build = Build(load_config(repo))
-    try:
+    with Build(load_config(repo)) as build:
         chunks = build.plan().chunks
-    finally:
-        build.lock.release()
     cache = RemoteCache(open_store(url))
     source = WorkingTree(repo, DEFAULT_HASHER)
     reads: list[float] = []
