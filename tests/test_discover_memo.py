@@ -83,7 +83,7 @@ def test_a_flag_is_remembered_with_its_verdict(tmp_path: Path) -> None:
     memo.save()
     again = DiscoveryMemo.load(tmp_path / "memo.json", "s")
     again.bind(k=1)
-    assert again.verdict("a.py", os.lstat(path)) is not None and again.flagged() == {"a.py"}
+    assert again.verdict("a.py", os.lstat(path)) is not None and again.flagged() == {"a.py": True}
 
 
 def test_an_unreadable_memo_is_an_empty_one(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ class DiscoveryMemo:
         self._stored: tuple[Any, dict[str, list[Any]]] = ("", {})
         self._old: dict[str, list[Any]] = {}
         self._new: dict[str, list[Any]] = {}
-        self._flagged: set[str] = set()
+        self._flagged: dict[str, Any] = {}
         self.reused = 0
         """Verdicts of unchanged files taken from the memo this run, name-only ones aside (for tests)."""
 
@@ -80,7 +80,7 @@ class DiscoveryMemo:
         settings, entries = self._stored
         self._old = entries if settings == self.settings else {}
         self._new = {}
-        self._flagged = set()
+        self._flagged = {}
         self.reused = 0
 
     # -- lookups -------------------------------------------------------------
@@ -107,7 +107,7 @@ class DiscoveryMemo:
             return None
         self._new[path] = entry
         if flagged:
-            self._flagged.add(path)
+            self._flagged[path] = flagged
         self.reused += 1
         return SkippedFile(path, reason) if reason else SourceFile(path, size)
 
@@ -117,13 +117,14 @@ class DiscoveryMemo:
         return entry[6] if entry is not None and len(entry) == 8 else ""
 
     # -- recording -----------------------------------------------------------
-    def flag(self, path: str) -> None:
-        """Mark `path` for the caller (the secret scan found something in it); remembered with its verdict."""
-        self._flagged.add(path)
+    def flag(self, path: str, note: Any = True) -> None:
+        """Mark `path` for the caller with a JSON-able `note` (the secret scan found something in it: its
+        positions); remembered with its verdict."""
+        self._flagged[path] = note
 
-    def flagged(self) -> frozenset[str]:
-        """Paths flagged this run, directly or from the memo."""
-        return frozenset(self._flagged)
+    def flagged(self) -> dict[str, Any]:
+        """Paths flagged this run, directly or from the memo, with their notes."""
+        return dict(self._flagged)
 
     def remember_name(self, path: str, reason: str) -> None:
         self._new[path] = [reason]
@@ -135,7 +136,7 @@ class DiscoveryMemo:
             return
         signature: StatSignature = stat_signature(info)
         size, reason = (outcome.size, "") if isinstance(outcome, SourceFile) else (-1, outcome.reason)
-        self._new[path] = [*signature, size, reason, digest, path in self._flagged]
+        self._new[path] = [*signature, size, reason, digest, self._flagged.get(path, False)]
 
     def save(self) -> None:
         """Write what this run saw (only paths that are still candidates) atomically, if anything differs."""

@@ -54,7 +54,7 @@ from claudebuild.render.formats import FORMATS
 from claudebuild.render.paths import with_path_prefix
 from claudebuild.pipeline.report import Report, build_report, exit_status, limited_to, normalize_path
 from claudebuild.secrets.rules import settings_digest as secrets_settings
-from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scanned_view
+from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scan_to_json, scanned_view
 from claudebuild.engine.store import drop_stale_tasks, read_task_value, read_task_values, result_to_values, values_to_result
 from claudebuild.engine.tasks import report_task, result_is_current, reusable, working_tree_hash
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
@@ -218,7 +218,9 @@ class Build:
             self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
             discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
                                        claudeignore_text=self._trusted_claudeignore(), screen=self._screen, memo=self.memo)
-            self._secret_files |= self.memo.flagged()
+            for path, scan in self.memo.flagged().items():  # files with secrets, their scans known already
+                self._secret_files.add(path)
+                self.scanner.seed(path, self.memo.digest(path), scan)
             self.memo.save()
             self.scanner.save()
             config = self.config
@@ -240,7 +242,7 @@ class Build:
         scan = self.scanner.scan(path, data)
         if scan.hits:
             self._secret_files.add(path)
-            self.memo.flag(path)
+            self.memo.flag(path, scan_to_json(scan))
         return "secret" if scan.whole_file else None
 
     def secret_findings(self, lines_by_file: dict[str, list[str]]) -> tuple[Finding, ...]:

@@ -24,7 +24,7 @@ from claudebuild.secrets.rules import (
 )
 
 __all__ = ["CATEGORY", "DEFAULT_SCANNER", "PLACEHOLDER", "SCAN_FILE", "FileScan", "SecretHit", "SecretScanner",
-           "redact", "scan_content", "scanned_view", "secret_findings"]
+           "redact", "scan_content", "scan_to_json", "scanned_view", "secret_findings"]
 
 CATEGORY = "security/hard-coded-secret"
 SCAN_FILE = "secret-scan.json"
@@ -56,12 +56,12 @@ class SecretScanner:
     def scan(self, path: str, data: bytes) -> FileScan:
         """The secrets in `data`, the content of repo-relative `path` (its extension picks the keyword rules)."""
         key = f"{hash_bytes(data)}:{file_extension(path)}"
-        self._read_pending()
-        with self._lock:
-            known = self._entries.get(key)
-            if known is not None:
-                self._used.add(key)
-                return known
+        known = self._known(key)
+        if known is None:
+            self._read_pending()  # only now: most runs find what they need seeded from the discovery memo
+            known = self._known(key)
+        if known is not None:
+            return known
         result = scan_content(path, data)
         with self._lock:
             self.scanned += 1
@@ -69,6 +69,21 @@ class SecretScanner:
             self._used.add(key)
             self._dirty = True
         return result
+
+    def _known(self, key: str) -> FileScan | None:
+        with self._lock:
+            known = self._entries.get(key)
+            if known is not None:
+                self._used.add(key)
+            return known
+
+    def seed(self, path: str, digest: str, stored: Any) -> None:
+        """Know the scan of `path`'s content (xxh3 `digest`) from `stored` (`scan_to_json`'s form, e.g. kept
+        in the discovery memo), so scanning it again needs neither detect-secrets nor the cache file."""
+        scan = _from_json(stored)
+        if scan is not None and digest:
+            with self._lock:
+                self._entries.setdefault(f"{digest}:{file_extension(path)}", scan)
 
     def load(self, path: Path) -> None:
         """Take the cached scans in `path`; a missing, unreadable or outdated file is an empty cache.
@@ -160,6 +175,11 @@ def scanned_view(scanner: SecretScanner, path: str, data: bytes) -> tuple[tuple[
 
 
 # -- the cache file -------------------------------------------------------------
+
+
+def scan_to_json(scan: FileScan) -> list[Any]:
+    """A scan as the cache file holds it (positions and detector names only, never a secret)."""
+    return _to_json(scan)
 
 
 def _to_json(scan: FileScan) -> list[Any]:
