@@ -58,6 +58,11 @@ class ContentHasher:
         with self._lock:
             self._memo[_key(path)] = (signature, digest)
 
+    def remember_all(self, known: list[tuple[str, StatSignature, str]]) -> None:
+        """`remember` for many (absolute path, signature, digest) at once: one lock, no per-file overhead."""
+        with self._lock:
+            self._memo.update((_key(path), (signature, digest)) for path, signature, digest in known)
+
 
 def _key(path: str | os.PathLike[str]) -> str:
     """An absolute path as given (callers join a resolved root and a repo path: already normal), else

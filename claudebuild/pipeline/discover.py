@@ -33,7 +33,7 @@ import pathspec
 
 from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
-from claudebuild.hashing import DEFAULT_HASHER, digest_json, hash_bytes, stat_signature
+from claudebuild.hashing import DEFAULT_HASHER, StatSignature, digest_json, hash_bytes, stat_signature
 from claudebuild.model import Discovery, SkippedFile, SourceFile
 from claudebuild.pipeline.discover_memo import DiscoveryMemo
 from claudebuild.repo.git import run_git
@@ -138,12 +138,15 @@ def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[st
         memo.bind(claudeignore=ignore_lines, max_file_bytes=max_file_bytes, screen=screen is not None, rules=_RULES_DIGEST)
     candidates, skipped = _list_candidates(root, claudeignore)
     files: list[SourceFile] = []
+    seeds: list[tuple[str, StatSignature, str]] = []
+    base = os.path.join(root, "")
     for path in candidates:
-        outcome = _classify(root, path, claudeignore, max_file_bytes, screen, memo)
+        outcome = _classify(root, path, claudeignore, max_file_bytes, screen, memo, seeds, base)
         if isinstance(outcome, SourceFile):
             files.append(outcome)
         else:
             skipped.append(outcome)
+    DEFAULT_HASHER.remember_all(seeds)  # doit's checks and the up-to-date test need not read these files
     return Discovery(
         files=tuple(sorted(files, key=lambda f: f.path)),
         skipped=tuple(sorted(skipped, key=lambda s: (s.path, s.reason))),
@@ -399,7 +402,8 @@ def _gitignored(path: str, is_dir: bool, specs: _Specs) -> bool:
 
 
 def _classify(root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_file_bytes: int,
-              screen: Screen | None = None, memo: DiscoveryMemo | None = None) -> SourceFile | SkippedFile:
+              screen: Screen | None = None, memo: DiscoveryMemo | None = None,
+              seeds: list[tuple[str, StatSignature, str]] | None = None, base: str = "") -> SourceFile | SkippedFile:
     """Apply the documented reason order to one candidate; OSErrors become "unreadable".
 
     With a memo, a remembered verdict stands while the file's stat signature is unchanged;
@@ -414,7 +418,7 @@ def _classify(root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_f
         if memo is not None:
             memo.remember_name(path, reason)
         return SkippedFile(path, reason)
-    full = os.path.join(root, path)
+    full = base + path if base else os.path.join(root, path)
     try:
         info = os.lstat(full)
     except OSError:
@@ -423,8 +427,8 @@ def _classify(root: Path, path: str, claudeignore: pathspec.GitIgnoreSpec, max_f
         known = memo.verdict(path, info)
         if known is not None:
             digest = memo.digest(path)
-            if digest:
-                DEFAULT_HASHER.remember(full, stat_signature(info), digest)
+            if digest and seeds is not None:
+                seeds.append((full, stat_signature(info), digest))
             return known
     outcome, data = _classify_stat(root, path, info, max_file_bytes, screen)
     if memo is not None and (data is None or len(data) == info.st_size) and outcome.reason_known:
