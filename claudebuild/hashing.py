@@ -39,9 +39,15 @@ class ContentHasher:
     def __init__(self) -> None:
         self._memo: dict[str, tuple[StatSignature, str]] = {}
         self._lock = threading.Lock()
+        self._fresh: frozenset[str] = frozenset()  # seeded from a stat taken moments ago (see `remember_all`)
 
     def hash_file(self, path: str | os.PathLike[str]) -> str:
         key = _key(path)
+        if key in self._fresh:
+            with self._lock:
+                fresh = self._memo.get(key) if key in self._fresh else None
+            if fresh is not None:
+                return fresh[1]
         signature = stat_signature(os.stat(key))
         with self._lock:
             known = self._memo.get(key)
@@ -56,12 +62,28 @@ class ContentHasher:
     def remember(self, path: str, signature: StatSignature, digest: str) -> None:
         """Record a hash computed elsewhere (e.g. from bytes just sent to Claude)."""
         with self._lock:
-            self._memo[_key(path)] = (signature, digest)
+            key = _key(path)
+            self._memo[key] = (signature, digest)
+            if key in self._fresh:
+                self._fresh = self._fresh - {key}
 
     def remember_all(self, known: list[tuple[str, StatSignature, str]]) -> None:
-        """`remember` for many (absolute path, signature, digest) at once: one lock, no per-file overhead."""
+        """`remember` for many (absolute path, signature, digest) at once, from a stat just taken (discovery):
+        until `distrust`, their hash is answered without another stat, so the up-to-date checks of a no-op
+        run cost nothing per file. Whoever may see files change afterwards (a doit run, the report after
+        it) calls `distrust` first."""
         with self._lock:
-            self._memo.update((_key(path), (signature, digest)) for path, signature, digest in known)
+            keys = []
+            for path, signature, digest in known:
+                key = _key(path)
+                self._memo[key] = (signature, digest)
+                keys.append(key)
+            self._fresh = frozenset(keys)
+
+    def distrust(self) -> None:
+        """From now on every hash is checked against a new stat again."""
+        with self._lock:
+            self._fresh = frozenset()
 
 
 def _key(path: str | os.PathLike[str]) -> str:

@@ -84,6 +84,7 @@ def run_doit(build: Build, argv: Sequence[str]) -> int:
         try:
             check_database(build.config.db_path)
             os.chdir(build.config.root)
+            build.forget_stored()  # files may change while doit runs: its checks stat them again
             loader = ModuleTaskLoader(namespace(build))
             status: int = DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
             return status

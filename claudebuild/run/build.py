@@ -452,6 +452,7 @@ class Build:
     def forget_stored(self) -> None:
         """Read the stored values again next time: a doit run (or anything else) may have written some."""
         self._stored = self._results = self._verdicts = None
+        DEFAULT_HASHER.distrust()  # and look at every file again
 
     def current(self, chunk: Chunk, values: dict[str, Any]) -> bool:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
