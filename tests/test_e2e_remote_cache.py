@@ -233,6 +233,16 @@ def test_file_urls_share_results_through_a_directory(
     assert calls(fake_api) == paid and report_json(second)["summary"]["remote_hits"] == paid
 
 
+def test_with_a_format_on_stdout_the_cache_summary_goes_to_stderr(
+        clone: Callable[[str], Path], tmp_path: Path, fake_api: FakeAnthropicServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert review(clone("a"), "--cache-url", (tmp_path / "shared").as_uri(), "--format", "sarif") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["version"] == "2.1.0"
+    assert "remote cache:" in captured.err
+
+
 def test_a_repository_file_cannot_set_the_cache(
         make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
     root = make_repo(FILES, config=CONFIG + 'cache_url = "http://attacker.example/steal"\n')

@@ -90,10 +90,7 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     build.say(terminal.render(report, paths=paths, fail_on=config.fail_on))
     if report.pending:
         build.say(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):")
-        for chunk in report.pending[:SHOWN]:
-            build.say(f"   not analyzed {terminal_text(chunk)}")
-        if len(report.pending) > SHOWN:
-            build.say(f"   ... and {len(report.pending) - SHOWN} more")
+        _say_first(build, [f"   not analyzed {terminal_text(chunk)}" for chunk in report.pending])
     build.print_annotations(report)
     return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True)
 
@@ -106,10 +103,15 @@ def _announce_scope(build: Build) -> None:
     reviewed = sorted(build.changed.paths & {file.path for file in plan.discovery.files})
     build.say(f"claudebuild: changed since {build.describe_scope()}: {len(reviewed)} reviewed files in scope "
               f"({len(build.changed.paths) - len(reviewed)} other changed files are not reviewed), {len(plan.chunks)} chunks")
-    for path in reviewed[:SHOWN]:
-        build.say(f"   in scope {terminal_text(path)}")
-    if len(reviewed) > SHOWN:
-        build.say(f"   ... and {len(reviewed) - SHOWN} more")
+    _say_first(build, [f"   in scope {terminal_text(path)}" for path in reviewed])
+
+
+def _say_first(build: Build, lines: Sequence[str]) -> None:
+    """The first SHOWN lines of a list and how many more there are: a summary, never a dump."""
+    for line in lines[:SHOWN]:
+        build.say(line)
+    if len(lines) > SHOWN:
+        build.say(f"   ... and {len(lines) - SHOWN} more")
 
 
 def _remote_summary(build: Build) -> None:
@@ -122,17 +124,16 @@ def _remote_summary(build: Build) -> None:
         line += f", {remote.ignored} invalid entries ignored"
     if remote.read_only:
         line += " (read-only)"
-    print(line, flush=True)
+    build.say(line)
 
 
 def _nothing_to_do(build: Build) -> int:
-    skipped = build.plan().discovery.skipped_by_reason()
-    detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
     if build.changed is not None:
         build.say(f"claudebuild: no reviewed file changed since {build.describe_scope()}: nothing to analyze or report")
-        build.publish()
-        return 0
-    build.say(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
+    else:
+        skipped = build.plan().discovery.skipped_by_reason()
+        detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
+        build.say(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
     build.publish()
     return 0
 
@@ -156,10 +157,7 @@ def _apply_budget(build: Build, pending: Sequence[PendingChunk], max_cost: float
     build.context.estimates = {item.chunk: item.estimate_usd for item in chosen}
     build.say(f"claudebuild: budget ${max_cost:.4f} covers {len(chosen)} of them "
               f"(estimated ${sum(item.estimate_usd for item in chosen):.4f}):")
-    for item in chosen[:SHOWN]:
-        build.say(f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}")
-    if len(chosen) > SHOWN:
-        build.say(f"   ... and {len(chosen) - SHOWN} more")
+    _say_first(build, [f"   {item.reason:<8} {item.chunk}  ~${item.estimate_usd:.4f}" for item in chosen])
     tasks = {job.chunk.id: job.task for job in build.plan().jobs}
     verify = {job.chunk.id: job.verify_task for job in build.plan().jobs if job.verify is not None}
     names: list[str] = []
