@@ -42,7 +42,7 @@ ANALYZE_FIRST = "run `claudebuild analyze` first (or add --reanalyze)"
 
 
 def run_ask(config: Config, target: str, question: str, *, fork: bool = True, reanalyze: bool = False,
-            out: TextIO = sys.stdout) -> int:
+            out: TextIO | None = None) -> int:
     """Answer `question` from the session of the chunk `target` names; print the answer and its session."""
     if not question.strip():
         raise ClaudebuildError('the question is empty: claudebuild ask <file-or-chunk> "your question"')

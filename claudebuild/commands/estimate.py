@@ -20,7 +20,6 @@ are any (median input tokens beyond the bytes sent, median output tokens), else 
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -221,7 +220,7 @@ def render_text(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_estimate(config: Config, *, history: int = 0, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def run_estimate(config: Config, *, history: int = 0, as_json: bool = False, out: TextIO | None = None) -> int:
     """Print the estimate (text or JSON); makes no API call and starts no `claude`."""
     document = build_estimate(config, history)
     # commit subjects are the repository's text: cleaned like every string claudebuild prints

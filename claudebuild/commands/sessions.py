@@ -10,7 +10,6 @@ The helpers are pure so they can be tested without the CLI.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -151,7 +150,7 @@ def to_json(rows: Sequence[SessionRow]) -> str:
                         option=orjson.OPT_INDENT_2).decode()
 
 
-def run_sessions(config: Config, out: TextIO = sys.stdout, *, as_json: bool = False) -> int:
+def run_sessions(config: Config, out: TextIO | None = None, *, as_json: bool = False) -> int:
     """Print the table (or JSON) of stored sessions; reads the DB only, so it never waits for a running build."""
     ensure_untracked_state(config.root, config.state_dir)
     rows = session_rows(read_task_values(config.db_path), session_config_dir(config.state_path), datetime.now(UTC))

@@ -10,6 +10,7 @@ points are used: a `FileChangedChecker`, a backend plugin, `ModuleTaskLoader`.
 from __future__ import annotations
 
 import os
+from contextlib import redirect_stdout
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ def run_doit(build: Build, argv: Sequence[str]) -> int:
             os.chdir(build.config.root)
             build.forget_stored()  # files may change while doit runs: its checks stat them again
             loader = ModuleTaskLoader(namespace(build))
-            status: int = DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
+            with redirect_stdout(build.out):  # doit's commands write to sys.stdout (`forgetting ...`, `list`): the build's stream
+                status: int = DoitMain(loader, config_filenames=(), extra_config={"GLOBAL": {}}).run(list(argv))
             return status
         finally:
             build.forget_stored()  # doit stored results
