@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from claudebuild.checks import DEFAULT_CHECK, Check
+from claudebuild.checks import Check
 from claudebuild.config import Config
 from claudebuild.hashing import digest_json
 from claudebuild.model import SEVERITIES, Chunk, ChunkResult
@@ -63,10 +63,6 @@ def check_config(config: Config, check: Check | None, rules: tuple[int, ...]) ->
     instructions = instructions_with_rules(base, [config.rules[index] for index in rules])
     model = check.model if check is not None and check.model else config.model
     return replace(config, instructions=instructions, model=model)
-
-
-def check_names(config: Config) -> tuple[str, ...]:
-    return tuple(check.name for check in config.checks) or (DEFAULT_CHECK,)
 
 
 def check_view(result: ChunkResult, config: Config) -> ChunkResult:
