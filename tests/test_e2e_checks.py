@@ -20,7 +20,7 @@ from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 from claudebuild.run.build import Build
 
-from conftest import needs_claude
+from conftest import git, needs_claude
 
 pytestmark = [needs_claude, pytest.mark.e2e]
 
@@ -128,6 +128,20 @@ def test_editing_one_checks_instructions_reruns_only_its_chunks(checked: Path, f
     quality = [paths for task, paths in planned if task.startswith("quality:")]
     assert len(fake_api.message_requests()) == len(quality)
     assert sorted(map(sorted, files_sent(fake_api))) == sorted(sorted(paths) for paths in quality)
+
+
+def test_the_hook_reviews_a_staged_file_with_each_check_and_a_later_analyze_reuses_it(
+        checked: Path, fake_api: FakeAnthropicServer) -> None:
+    git(checked, "init", "-q", "-b", "main")
+    (checked / ".gitignore").write_text(".claudebuild/\n")
+    git(checked, "add", "-A")
+    git(checked, "commit", "-q", "-m", "initial")
+    (checked / "app/api.py").write_text(FILES["app/api.py"] + "\n\ndef ping():\n    return 1\n")
+    git(checked, "add", "app/api.py")
+    main(["-C", str(checked), "hook", "run"])
+    assert [files for files in files_sent(fake_api) if "app/api.py" in files] and len(files_sent(fake_api)) == 2
+    assert run(checked) == 0  # the hook stored both results under the checks' task names, with their prompts
+    assert len(fake_api.message_requests()) == len(jobs(checked))
 
 
 def test_editing_one_path_rule_reruns_only_the_chunks_it_matches(make_repo: Callable[..., Path],

@@ -21,11 +21,13 @@ import stat
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from claudebuild.run.analyze import analyze_chunk
 from claudebuild.run.build import Build
+from claudebuild.run.jobs import Job, check_view
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult, Finding
@@ -35,7 +37,7 @@ from claudebuild.repo.staged import GitIndex, git_output, staged_paths
 from claudebuild.contained import read_contained
 from claudebuild.hashing import hash_bytes
 from claudebuild.engine.store import read_task_value, result_to_values, save_values, values_to_result
-from claudebuild.engine.tasks import analyze_task_name, reusable
+from claudebuild.engine.tasks import reusable
 from claudebuild.run.throttle import RunAborted
 from claudebuild.pipeline.triage import gate_failures
 from claudebuild.untrusted_text import terminal_text
@@ -45,7 +47,7 @@ HOOK_MARKER = "# installed by claudebuild"
 
 def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO | None = None) -> int:
     with Build(config, out=out) as build:
-        return _review_staged(build, files, fail_on=fail_on, jobs=jobs, out=build.out)
+        return _review_staged(build, files, fail_on=fail_on, workers=jobs, out=build.out)
 
 
 class WorkingTreeFiles:
@@ -65,7 +67,7 @@ class WorkingTreeFiles:
         return hash_bytes(self.read(path))
 
 
-def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO) -> int:
+def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers: int, out: TextIO) -> int:
     root = build.config.root
     plan = build.plan()
     staged = set(staged_paths(root))
@@ -76,36 +78,39 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, jobs: in
     else:
         candidates, what = {name for name in given if name}, "given file(s), as in the working tree (nothing is staged)"
     reviewable = candidates & {file.path for file in plan.discovery.files}
-    chunks = [chunk for chunk in plan.chunks if reviewable & set(chunk.paths)]
-    if not chunks:
+    jobs = [job for job in plan.jobs if reviewable & set(job.chunk.paths)]  # each check's chunks, with its rules
+    if not jobs:
         print("claudebuild: no staged files to review" if from_index else
               "claudebuild: none of the given files is reviewed (ignored, skipped or outside the repository)", file=out)
         return 0
     source: GitIndex | WorkingTreeFiles
     if from_index:
         source = index = GitIndex(root)
-        index.load(path for chunk in chunks for path in chunk.paths)
-        build.context.source = index
+        index.load(path for job in jobs for path in job.chunk.paths)
+        build.context.source = index  # before any job's context is made: they copy it
     else:
         source = WorkingTreeFiles(root)
-    committed = [Chunk(chunk.id, tuple(part for part in chunk.parts if source.has(part.path))) for chunk in chunks]
+    committed = [Chunk(job.chunk.id, tuple(part for part in job.chunk.parts if source.has(part.path))) for job in jobs]
 
-    def review(chunk: Chunk) -> tuple[ChunkResult | None, bool]:
-        name = analyze_task_name(chunk.id)
-        previous = read_task_value(build.config.db_path, name)
-        if previous and reusable(chunk, previous, source.hash_of, build.context.answer_digest):
+    def review(job: Job, chunk: Chunk) -> tuple[ChunkResult | None, bool]:
+        """As the job's analyze task does: its check's prompt, model and rules, stored under its task name."""
+        context = build.job_context(job)
+        previous = read_task_value(build.config.db_path, job.task)
+        if previous and reusable(chunk, previous, source.hash_of, context.answer_digest):
             return values_to_result(previous), True
-        result = analyze_chunk(build.context, chunk)
+        result = analyze_chunk(context, chunk)
         if result is not None:
-            save_values(build.config.db_path, name, result_to_values(result))
+            result = replace(result, check=job.check) if job.check else result
+            save_values(build.config.db_path, job.task, result_to_values(result))
         return result, False
 
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            outcomes = list(pool.map(review, committed))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            outcomes = list(pool.map(review, jobs, committed))
     except RunAborted as aborted:
         raise ClaudebuildError(str(aborted)) from None
-    results = {chunk.id: result for chunk, (result, _) in zip(committed, outcomes) if result is not None}
+    results = {chunk.id: check_view(result, build.config)
+               for chunk, (result, _) in zip(committed, outcomes) if result is not None}
     reused = sum(1 for _, from_cache in outcomes if from_cache)
     config = build.config
     lines: dict[str, list[str]] = {}
