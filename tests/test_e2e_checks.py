@@ -144,6 +144,15 @@ def test_the_hook_reviews_a_staged_file_with_each_check_and_a_later_analyze_reus
     assert len(fake_api.message_requests()) == len(jobs(checked))
 
 
+def test_ask_resumes_the_session_of_a_checks_chunk(checked: Path, fake_api: FakeAnthropicServer,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(checked) == 0
+    capsys.readouterr()
+    assert main(["-C", str(checked), "ask", "scripts/deploy.py", "Which finding is most urgent?"]) == 0  # security only
+    out = capsys.readouterr().out
+    assert "scripts/deploy.py" in out and "forked from" in out
+
+
 def test_editing_one_path_rule_reruns_only_the_chunks_it_matches(make_repo: Callable[..., Path],
                                                                   fake_api: FakeAnthropicServer) -> None:
     root = make_repo(FILES, config=RULES)

@@ -50,22 +50,23 @@ def run_ask(config: Config, target: str, question: str, *, fork: bool = True, re
     with build:  # only to plan: asking writes nothing, a concurrent analyze need not wait for the answer
         plan = build.plan()
         chunk = resolve_target(target, plan, config.root, Path.cwd())
-    name = analyze_task_name(chunk.id)
+    job = plan.job(chunk.id)  # with [[checks]], the chunk's check names its task and sets its prompt and model
+    name, asked = (job.task, job.config) if job else (analyze_task_name(chunk.id), config)
     values = read_task_value(config.db_path, name)
     result = values_to_result(values) if values else None
     unusable = _unusable(chunk.id, result)
     stale = not unusable and values is not None and not build.current(chunk, values)
     if reanalyze and (unusable or stale):
-        result = _reanalyze(config, chunk.id)
+        result = _reanalyze(config, chunk.id, name)
     elif result is None or unusable:
         raise ClaudebuildError(unusable)
     elif stale:
         print(f"claudebuild: note: files of chunk {chunk.id} changed since it was analyzed ({result.finished_at}); "
               "the answer is about the version analyzed (add --reanalyze to analyze the current files)", file=sys.stderr)
-    outcome = _ask(build, result, question, fork)
+    outcome = _ask(build, asked, result, question, fork)
     if outcome.kind == NO_SESSION and reanalyze:
-        result = _reanalyze(config, chunk.id)
-        outcome = _ask(build, result, question, fork)
+        result = _reanalyze(config, chunk.id, name)
+        outcome = _ask(build, asked, result, question, fork)
         if outcome.kind == NO_SESSION:  # the fresh session is missing too: not an expiry
             raise ClaudebuildError(f"claude cannot find the new session {result.session_id} of chunk {chunk.id} "
                                    f"({terminal_text(outcome.message)}): analysis and ask must see the same CLAUDE_CONFIG_DIR")
@@ -140,9 +141,8 @@ def _unusable(chunk_id: str, result: ChunkResult | None) -> str:
     return ""
 
 
-def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
-    """Forget the chunk's result and analyze it alone; progress goes to stderr so stdout is only the answer."""
-    name = analyze_task_name(chunk_id)
+def _reanalyze(config: Config, chunk_id: str, name: str) -> ChunkResult:
+    """Forget the chunk's result (task `name`) and analyze it alone; progress goes to stderr so stdout is only the answer."""
     print(f"claudebuild: analyzing chunk {chunk_id} again", file=sys.stderr, flush=True)
     if run_doit(Build(config, out=sys.stderr), ["forget", name]) not in (0, None):  # doit's forget returns None on success
         raise ClaudebuildError(f"cannot forget the stored result of chunk {chunk_id}: "
@@ -159,11 +159,11 @@ def _reanalyze(config: Config, chunk_id: str) -> ChunkResult:
     return result
 
 
-def _ask(build: Build, result: ChunkResult, question: str, fork: bool) -> CallOutcome:
+def _ask(build: Build, asked: Config, result: ChunkResult, question: str, fork: bool) -> CallOutcome:
     """One follow-up call from where the session lives, logged like every other call."""
     session, cwd = _resume_reference(result, build.context.session_cwd, build.runner.credentials.config_dir)
-    follow_up = FollowUp(question=question, session=session, cwd=cwd, model=build.config.model,
-                         fork=fork, timeout=build.config.call_timeout, system_prompt=system_prompt(build.config))
+    follow_up = FollowUp(question=question, session=session, cwd=cwd, model=asked.model,
+                         fork=fork, timeout=build.config.call_timeout, system_prompt=system_prompt(asked))
     started = utc_now()
     outcome = ask_follow_up(build.runner, follow_up)
     build.context.call_log.write({
