@@ -110,6 +110,11 @@ class Config:
     """Use the remote cache's results but never upload (for runs on code nobody vetted)."""
 
     @property
+    def fail_on_by_check(self) -> dict[str, str]:
+        """Each named check's own `fail_on`, where it sets one (the gate's per-check thresholds)."""
+        return {check.name: check.fail_on for check in self.checks if check.fail_on}
+
+    @property
     def state_path(self) -> Path:
         return self.root / self.state_dir
 

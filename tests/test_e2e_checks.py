@@ -153,6 +153,15 @@ def test_ask_resumes_the_session_of_a_checks_chunk(checked: Path, fake_api: Fake
     assert "scripts/deploy.py" in out and "forked from" in out
 
 
+def test_a_checks_own_fail_on_fails_the_run_on_that_checks_findings(make_repo: Callable[..., Path],
+                                                                    fake_api: FakeAnthropicServer,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    gated = TWO_CHECKS.replace('paths = ["app/", "scripts/"]\n', 'paths = ["app/", "scripts/"]\nfail_on = "high"\n')
+    assert gated != TWO_CHECKS
+    assert run(make_repo(FILES, config=gated)) == 1  # the same files pass without it (the first test)
+    assert "gate --fail-on none, security: high: FAILED" in capsys.readouterr().out
+
+
 def test_editing_one_path_rule_reruns_only_the_chunks_it_matches(make_repo: Callable[..., Path],
                                                                   fake_api: FakeAnthropicServer) -> None:
     root = make_repo(FILES, config=RULES)

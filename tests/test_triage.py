@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -336,6 +337,24 @@ def test_the_exit_status_combines_the_gate_with_failed_chunks(tmp_path: Path) ->
     report = only(tmp_path, CODE, raw(2, severity="high"))
     assert exit_status(report, fail_on_error=True) == 0
     assert exit_status(report, fail_on_error=True, fail_on="high") == 1
+
+
+def security_findings(report: Report) -> Report:
+    """The report as if the named check `security` had found its findings."""
+    return replace(report, findings=tuple(replace(finding, check="security") for finding in report.findings))
+
+
+def test_a_checks_own_fail_on_gates_its_findings_when_the_global_gate_is_off(tmp_path: Path) -> None:
+    report = security_findings(only(tmp_path, CODE, raw(2, severity="high")))
+    assert [f.check for f in gate_failures(report, "", {"security": "high"})] == ["security"]
+    assert gate_failures(report, "", {"docs": "high"}) == []
+
+
+def test_a_checks_own_fail_on_replaces_the_global_one_for_its_findings(tmp_path: Path) -> None:
+    report = security_findings(only(tmp_path, CODE, raw(2, severity="high")))
+    assert gate_failures(report, "medium", {"security": "critical"}) == []
+    assert exit_status(report, fail_on_error=True, fail_on="medium", by_check={"security": "critical"}) == 0
+    assert exit_status(report, fail_on_error=True, fail_on="critical", by_check={"security": "high"}) == 1
 
 
 # What the reports show

@@ -128,7 +128,7 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers:
     for failed in report.failed:
         print(f"claudebuild: warning: {terminal_text(failed.chunk)} could not be reviewed "
               f"({terminal_text(failed.kind)}: {terminal_text(failed.message)[:160]})", file=out)
-    blocking = [finding for finding in gate_failures(report, fail_on) if finding.file in reviewable]
+    blocking = [finding for finding in gate_failures(report, fail_on, build.config.fail_on_by_check) if finding.file in reviewable]
     for finding in report.findings:
         if finding.file in reviewable:
             note = "" if finding.verified else " (unverified: the quoted code is not in the file)"

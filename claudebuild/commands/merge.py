@@ -44,4 +44,4 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
         build.say(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
                   + (f"; ignored {ignored} made from other file contents" if ignored else ""))
         build.say(terminal.render(report, paths=paths))
-    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
+    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, by_check=config.fail_on_by_check)

@@ -72,7 +72,7 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         report = build.current_report()
         if "report" not in targets:
             build.say(terminal.render(report))
-    code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on)
+    code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, by_check=config.fail_on_by_check)
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
     return code
@@ -87,12 +87,13 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     if not build.plan().chunks:
         return _nothing_to_do(build)
     report, paths = build.publish()
-    build.say(terminal.render(report, paths=paths, fail_on=config.fail_on))
+    build.say(terminal.render(report, paths=paths, fail_on=config.fail_on, by_check=config.fail_on_by_check))
     if report.pending:
         build.say(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):")
         _say_first(build, [f"   not analyzed {terminal_text(chunk)}" for chunk in report.pending])
     build.print_annotations(report)
-    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True)
+    return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True,
+                       by_check=config.fail_on_by_check)
 
 
 def _announce_scope(build: Build) -> None:

@@ -330,7 +330,8 @@ def limited_to(report: Report, files: Collection[str], *, described: str) -> Rep
     )
 
 
-def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "", missing_fails: bool = False) -> int:
+def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "", missing_fails: bool = False,
+                by_check: Mapping[str, str] | None = None) -> int:
     """1 when chunks failed (and the policy says so) or a finding fails `--fail-on`, else 0.
 
     `missing_fails`: a chunk without a current result counts as failed too (`report --no-analyze`,
@@ -338,4 +339,4 @@ def exit_status(report: Report, *, fail_on_error: bool, fail_on: str = "", missi
     `fail_on`, verified, not in the baseline.
     """
     unfinished = report.failed or (missing_fails and report.pending)
-    return 1 if (fail_on_error and unfinished) or gate_failures(report, fail_on) else 0
+    return 1 if (fail_on_error and unfinished) or gate_failures(report, fail_on, by_check) else 0

@@ -7,6 +7,8 @@ sequence, no workflow command), since this summary lands in terminals and CI log
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from claudebuild.model import SEVERITIES
 from claudebuild.pipeline.report import Report
 from claudebuild.pipeline.triage.gate import gate_failures
@@ -14,14 +16,15 @@ from claudebuild.render.triage_summary import triage_clauses
 from claudebuild.untrusted_text import terminal_text
 
 
-def triage_lines(report: Report, fail_on: str = "") -> list[str]:
+def triage_lines(report: Report, fail_on: str = "", by_check: Mapping[str, str] | None = None) -> list[str]:
     """New / fixed since the last report, unverified, baselined and suppressed counts, and the gate's verdict."""
     lines = [f"  {clause}" for clause in triage_clauses(report)]
     lines += _ignored_suppression_lines(report)
-    if fail_on not in ("", "none"):
-        failures = gate_failures(report, fail_on)
+    if fail_on not in ("", "none") or by_check:
+        failures = gate_failures(report, fail_on, by_check)
         verdict = f"FAILED by {len(failures)} findings" if failures else "passed"
-        lines.append(f"  gate --fail-on {fail_on}: {verdict}")
+        own = "".join(f", {terminal_text(check)}: {level}" for check, level in (by_check or {}).items())
+        lines.append(f"  gate --fail-on {fail_on or 'none'}{own}: {verdict}")
         for finding in failures[:10]:
             lines.append(f"    {terminal_text(finding.file)}:{finding.line}: {finding.severity}: {terminal_text(finding.title)} "
                          f"[{terminal_text(finding.rule_id)}]")
@@ -42,7 +45,7 @@ def _ignored_suppression_lines(report: Report) -> list[str]:
     return lines
 
 
-def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") -> str:
+def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "", by_check: Mapping[str, str] | None = None) -> str:
     totals = report.totals()
     counts = ", ".join(f"{totals[s]} {s}" for s in SEVERITIES if totals[s]) or "none"
     lines = [
@@ -56,7 +59,7 @@ def render(report: Report, *, paths: tuple[str, ...] = (), fail_on: str = "") ->
         lines.append(f"  scope: {len(report.scope)} reviewed files changed since {terminal_text(report.changed_since)}")
     if report.verification:
         lines.append(f"  {report.verification_summary()} (refuted findings never fail the gate)")
-    lines += triage_lines(report, fail_on)
+    lines += triage_lines(report, fail_on, by_check)
     skipped = sum(report.skipped_files.values())
     if skipped:
         detail = ", ".join(f"{count} {reason}" for reason, count in report.skipped_files.items())

@@ -372,11 +372,12 @@ class Build:
 
     def _report_action(self) -> None:
         report, paths = self.publish()
-        self.say(terminal.render(report, paths=paths, fail_on=self.config.fail_on))
+        self.say(terminal.render(report, paths=paths, fail_on=self.config.fail_on,
+                                 by_check=self.config.fail_on_by_check))
         self.print_annotations(report)
         if report.failed and self.config.fail_on_error:
             raise StepFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
-        if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on):
+        if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on, by_check=self.config.fail_on_by_check):
             raise StepFailed(f"findings at or above {self.config.fail_on!r}; see {paths[-1] if paths else 'the report'}")
 
     # -- results ----------------------------------------------------------
