@@ -198,3 +198,19 @@ def test_plain_doit_and_doit_list_still_see_every_chunk_after_a_no_op(repo: Path
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert calls(fake_api) == before
+
+
+def test_plain_doit_shown_only_stale_chunks_still_analyzes_an_edit(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    (repo / "dodo.py").write_text("from claudebuild.engine import dodo_tasks\n\nglobals().update(dodo_tasks(__file__))\n")
+    assert analyze(repo) == 0
+    (repo / "lib/text.py").write_text("def shout(text):\n    return eval(text)\n")
+    fake_api.reset()
+    done = subprocess.run([sys.executable, "-m", "doit", "-n", "2", "analyze"], cwd=repo, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    requests = fake_api.message_requests()
+    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    again = subprocess.run([sys.executable, "-m", "doit", "-n", "2", "analyze"], cwd=repo, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert again.returncode == 0 and "every chunk is up to date" in again.stdout, again.stdout + again.stderr
+    assert len(fake_api.message_requests()) == 1

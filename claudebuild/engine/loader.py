@@ -10,12 +10,15 @@ points are used: a `FileChangedChecker`, a backend plugin, `ModuleTaskLoader`.
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import redirect_stdout
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from doit.cmd_base import ModuleTaskLoader
+from doit.cmd_base import DoitCmdBase, ModuleTaskLoader, opt_cwd, opt_dodo, opt_seek_file
+from doit.cmd_run import Run
+from doit.cmdparse import CmdOption, CmdParse, CmdParseError
 from doit.doit_cmd import DoitMain
 from doit.exceptions import InvalidDodoFile
 
@@ -54,6 +57,7 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
     except ClaudebuildError as error:
         raise InvalidDodoFile(str(error)) from None
     build.install_signal_handlers()
+    build.stale_only = runs_only_groups(sys.argv, build.group_names())
     creators = build.task_creators()
 
     def guarded(creator: Any) -> Any:
@@ -72,6 +76,33 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
         return task_creator
 
     return {"DOIT_CONFIG": doit_config(build), **{name: guarded(c) for name, c in creators.items()}}
+
+
+def runs_only_groups(argv: Sequence[str], groups: frozenset[str]) -> bool:
+    """True when this process is doit's command line running group tasks (`doit -n 5 analyze`, `doit`,
+    `doit run report`): then doit need be shown only the chunks that can be stale, and a no-op does not
+    make it check every file of every chunk. Any other command (`list`, `info`, `forget`, ...), a
+    named subtask, `--always-execute`, or a command line this cannot read with doit's own parser: all.
+    """
+    if not argv or not (os.path.basename(argv[0]) == "doit" or argv[0].endswith(os.path.join("doit", "__main__.py"))):
+        return False
+    loader_options = [CmdOption(option) for option in (opt_dodo, opt_cwd, opt_seek_file)]
+    run_options = [CmdOption(option) for option in (*DoitCmdBase.base_options, opt_dodo, opt_cwd, opt_seek_file,
+                                                    *Run.cmd_options)]
+    try:
+        _, words = CmdParse(loader_options).parse_only(list(argv[1:]))
+    except CmdParseError:
+        words = list(argv[1:])  # as doit does: the run command's options come first (`-n 5`)
+    words = [word for word in words if "=" not in word]  # doit's `NAME=value` variables
+    try:
+        if words and words[0] == "run":
+            words = words[1:]
+        elif words and not words[0].startswith("-") and words[0] not in groups:
+            return False  # another command, or a task by name
+        options, names = CmdParse(run_options).parse(words)
+    except CmdParseError:
+        return False
+    return not options.get("always") and all(name in groups for name in names)
 
 
 def run_doit(build: Build, argv: Sequence[str]) -> int:

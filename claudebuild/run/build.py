@@ -162,8 +162,11 @@ class Build:
         self._verdicts: dict[str, bool] | None = None
         self.doit_chunks: frozenset[str] | None = None
         """When set, the only chunks doit is shown: `claudebuild analyze` hands it just the ones that can be
-        stale, so a no-op does not make doit check every file of every chunk. None: all (plain doit,
-        and `list`/`info`/`forget`)."""
+        stale, so a no-op does not make doit check every file of every chunk. None: all (`list`/`info`/
+        `forget`)."""
+        self.stale_only = False
+        """Plain `doit` running group tasks (see `engine.loader.runs_only_groups`): `task_analyze` sets
+        `doit_chunks` to the chunks that can be stale, as `claudebuild analyze` does."""
         self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
         self.annotate = True
         """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
@@ -286,6 +289,11 @@ class Build:
         def task_analyze() -> Any:
             """analyze every chunk with claude -p (cached by content)"""
             jobs = self.plan().jobs
+            if self.doit_chunks is None and self.stale_only:
+                self.doit_chunks = frozenset(item.chunk for item in self.pending_chunks())
+                self.forget_stored()  # doit's own checks of those chunks look at their files again
+                if not self.doit_chunks:
+                    self.say("claudebuild: every chunk is up to date")
             if self.doit_chunks is not None:  # a verify item needs its job too (its analysis is then up to date)
                 jobs = tuple(job for job in jobs if job.chunk.id in self.doit_chunks or job.verify_task in self.doit_chunks)
             return check_tasks(jobs, self.config.checks, action_for=self._analyze_action, uptodate_for=self._uptodate_for,
@@ -296,6 +304,10 @@ class Build:
             return report_task(self._report_action)
 
         return {"task_analyze": task_analyze, "task_report": task_report}
+
+    def group_names(self) -> frozenset[str]:
+        """The doit group tasks: running one of them runs what is stale among its subtasks."""
+        return frozenset({"analyze", "report", "verify", *(check.name for check in self.config.checks)})
 
     def _uptodate_for(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
         if job.answer_digest == self.context.answer_digest:
