@@ -178,13 +178,13 @@ def reviewable_bytes(repo: Path, chunks: list[Any]) -> int:
 
 
 def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
-    """What a plain script would pipe in: each file fenced, every line numbered (claudebuild's format)."""
+    """What a plain script would pipe in: each file fenced, every tenth line numbered (claudebuild's format)."""
     sections = ["Fence boundary: cb-naive\n"]
     for path in paths:
         lines = (repo / path).read_bytes().decode("utf-8", errors="replace").splitlines()
-        body = "".join(f"{number}|{line}\n" for number, line in enumerate(lines, 1))
-        sections.append(f'<<<cb-naive FILE "{path}" LINES 1-{len(lines)} OF {len(lines)}>>>\n{body}<<<cb-naive END FILE>>>\n')
-    return "".join(sections)
+        body = "".join(f"{number}|{line}\n" if number % 10 == 0 else f"{line}\n" for number, line in enumerate(lines, 1))
+        sections.append(f'<<<cb-naive FILE "{path}" LINES 1-{len(lines)} OF {len(lines)}>>>\n{body}')
+    return "".join(sections) + "<<<cb-naive END FILE>>>\n"
 
 
 def naive_calls(repo: Path) -> list[tuple[list[str], str]]:

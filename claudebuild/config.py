@@ -38,20 +38,13 @@ USER_CONFIG = "claudebuild/config.toml"
 """Under `$XDG_CONFIG_HOME` (default `~/.config`): the user's own, trusted settings."""
 
 DEFAULT_INSTRUCTIONS = """\
-You are reviewing source files for real defects: bugs, security problems \
-(injection, unsafe eval, hard-coded secrets, unsafe deserialization), error \
-handling that hides failures, race conditions, resource leaks, and clearly \
-unfinished code. The files follow on standard input; every line starts with \
-its 1-based line number and a `|`, e.g. `12|x = 1` is line 12. Report each \
-problem once, at the exact file and line numbers shown, with `quote` set to the \
-flagged line's code exactly as written (without the number and `|`). Do not \
-report style nits or speculation. Answer only by calling the StructuredOutput \
-tool; use an empty list when there are no findings."""
+Review these files for real defects: bugs, security problems (injection, eval, hard-coded \
+secrets, unsafe deserialization), hidden or ignored errors, races, resource leaks, unfinished \
+code. Report each problem once; no style nits or speculation."""
+"""Sent on every call, so short; the format of the files and of the answer is in `prompt.UNTRUSTED_CONTENT_RULE`,
+which no configured instructions replace."""
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a meticulous senior code reviewer. You only see the code you are given, "
-    "you never invent files or line numbers, and you answer in the requested structure."
-)
+DEFAULT_SYSTEM_PROMPT = "You are a meticulous senior code reviewer."
 
 REPORT_FILES = {"json": "report.json", "md": "report.md", "sarif": "report.sarif", "html": "report.html",
                 "junit": "report.junit.xml", "gitlab": "report.gitlab.json", "rdjson": "report.rdjson",

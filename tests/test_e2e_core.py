@@ -79,6 +79,18 @@ def test_a_cold_run_analyzes_every_chunk_exactly_once(repo: Path, fake_api: Fake
 
 
 @pytest.mark.both_clis
+def test_a_finding_the_model_placed_at_the_nearest_mark_is_reported_at_its_exact_line(
+        make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
+    lines = [f"value_{n} = {n}" for n in range(1, 31)]
+    lines[13] = "result = eval(user_input)  # SLOPPY-LINE"  # line 14: the fake model says 10, the nearest mark
+    lines[26] = "again = eval(user_input)  # SLOPPY-LINE"  # line 27: the fake model says 30
+    root = make_repo({"mod.py": "\n".join(lines) + "\n"})
+    assert analyze(root) == 0
+    assert "\n10|value_10 = 10\n" in fake_api.received_text()  # only every tenth line carries its number
+    assert [(f["line"], f["end_line"], f["verified"]) for f in report_json(root)["findings"]] == [(14, 14, True), (27, 27, True)]
+
+
+@pytest.mark.both_clis
 def test_an_immediate_rerun_makes_no_api_call_and_the_same_report(repo: Path, fake_api: FakeAnthropicServer) -> None:
     analyze(repo)
     first = report_json(repo)

@@ -164,7 +164,7 @@ def test_a_prompt_too_long_splits_the_chunk_by_files_and_analyzes_each_half(repo
 
 def test_a_single_file_too_long_is_split_by_line_ranges(repo: Path) -> None:
     def answer(call: ClaudeCall) -> CallOutcome:
-        whole = "\n1|" in call.stdin and "\n40|" in call.stdin
+        whole = "\n10|" in call.stdin and "\n40|" in call.stdin
         return failed(outcomes.TOO_LARGE, "prompt is too long") if whole else ok()
 
     runner = FakeRunner(answer)

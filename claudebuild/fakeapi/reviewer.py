@@ -7,19 +7,33 @@ new kind of finding adds a row instead of new code. Everything here is pure:
 no I/O, no HTTP, so it is unit-tested directly.
 
 The input format is the one claudebuild writes to the CLI's stdin: a
-`Fence boundary:` line naming this call's random token, then each file fenced
-by lines carrying that token, every content line numbered::
+`Fence boundary:` line naming this call's random token, then each file after a
+header line carrying that token, every tenth line marked with its number, one
+end fence after the last file::
 
     Fence boundary: cb-5f0c...
-    <<<cb-5f0c... FILE "src/app/db.py" LINES 1-42 OF 42>>>
-    1|import os
-    2|password = "hunter2-secret"
+    <<<cb-5f0c... FILE "src/app/db.py" LINES 1-12 OF 12>>>
+    import os
+    password = "hunter2-secret"
+    ...
+    10|def main():
+    ...
+    <<<cb-5f0c... FILE "src/app/util.py" LINES 1-3 OF 3>>>
+    ...
     <<<cb-5f0c... END FILE>>>
 
-Only fences with a declared boundary count, so a file line that imitates a
-fence (it is numbered anyway) cannot open a section. Anything outside a file
-section (the CLI's `<system-reminder>`, the instructions, follow-up questions)
-is ignored.
+It reads the lines like a model that counts from the nearest mark: from the
+header's first line on, each mark must carry the number counted (else the text
+is not claudebuild's and the section ends). Earlier formats (every line
+numbered, an end fence after each file) read the same. Boundaries are declared
+only outside a file, and inside one only its own boundary's fences count, so a
+file line that imitates a fence or declares a boundary cannot open a section.
+Anything outside a file section (the CLI's `<system-reminder>`, the
+instructions, follow-up questions) is ignored.
+
+A line holding `SLOPPY_MARKER` is reported at the nearest mark instead of its
+own line, like a model that did not count: claudebuild must still put the
+finding on the exact line (`pipeline/locate.py`, from the quote).
 """
 
 from __future__ import annotations
@@ -32,9 +46,9 @@ BOUNDARY_RE = re.compile(r"^Fence boundary: (?P<boundary>\S+)$", re.MULTILINE)
 HEADER_RE = re.compile(r'^<<<(?P<boundary>\S+) FILE (?P<path>".*") LINES (?P<start>\d+)-(?P<end>\d+) OF (?P<total>\d+)>>>$')
 """The path is a JSON string, so it may hold spaces, quotes, parentheses and escaped newlines."""
 
-NUMBERED_RE = re.compile(r"^(?P<n>[1-9]\d*)\|(?P<text>.*)$", re.DOTALL)
-"""`f"{n}|{text}"` (prompt.number_lines), exactly: no padding, no leading zero, so a line is read
-only if it is in the format claudebuild writes."""
+MARK_EVERY = 10
+"""prompt.LINE_MARK_EVERY: lines whose number is a multiple of this start with `f"{n}|"`."""
+SLOPPY_MARKER = "SLOPPY-LINE"
 
 
 @dataclass(frozen=True)
@@ -137,37 +151,62 @@ RULES: tuple[Rule, ...] = (
 def parse_numbered(text: str) -> list[SourceLine]:
     """Recover (file, line, text) triples from chunk text; ignore everything else.
 
-    A numbered line counts only inside a file section, only if its number
-    lies in the header's range and only if it is the next number (lines are
-    sent in order, none skipped), so stray text that happens to look numbered
-    (instructions, reminders) cannot invent findings and a finding's line is
-    exactly the line claudebuild numbered. Splitting on "\\n" only
-    (not `splitlines`) keeps form feeds and other Unicode line breaks inside a
-    source line, exactly as the chunker numbered them.
+    A line counts only inside a file section whose header has a declared boundary, and only up
+    to the header's last line; a marked position must hold the mark `f"{n}|"` (no padding, no
+    leading zero), so stray text (instructions, reminders) cannot invent findings and a finding's
+    line is exactly the line claudebuild sent. Splitting on "\\n" only (not `splitlines`) keeps
+    form feeds and other Unicode line breaks inside a source line, exactly as the chunker
+    numbered them.
     """
-    lines: list[SourceLine] = []
-    boundaries = declared_boundaries(text)
-    path: str | None = None
-    expected = end = 0
-    for raw in text.split("\n"):
-        header = _fence(raw, boundaries)
-        if header is not None:
-            path, expected, end = header
-            continue
-        if path is None:
-            continue
-        numbered = NUMBERED_RE.match(raw)
-        if numbered and int(numbered["n"]) == expected <= end:
-            lines.append(SourceLine(path, expected, numbered["text"]))
-            expected += 1
-        else:
-            path = None
-    return lines
+    return _scan(text)[0]
 
 
 def declared_boundaries(text: str) -> frozenset[str]:
-    """Every boundary a `Fence boundary:` line declares (a resumed session holds several calls)."""
-    return frozenset(match["boundary"] for match in BOUNDARY_RE.finditer(text))
+    """Every boundary a `Fence boundary:` line outside the files declares (a resumed session holds several calls)."""
+    return _scan(text)[1]
+
+
+def _scan(text: str) -> tuple[list[SourceLine], frozenset[str]]:
+    lines: list[SourceLine] = []
+    declared: set[str] = set()
+    path: str | None = None
+    boundary = ""
+    expected = end = 0
+    for raw in text.split("\n"):
+        if path is not None:
+            if raw == f"<<<{boundary} END FILE>>>":
+                path = None
+                continue
+            header = _fence(raw, frozenset({boundary}))
+            if header is not None:
+                path, expected, end = header
+                continue
+            code = _content(raw, expected, end)
+            if code is None:
+                path = None
+            else:
+                lines.append(SourceLine(path, expected, code))
+                expected += 1
+            continue
+        declaration = BOUNDARY_RE.fullmatch(raw)
+        if declaration:
+            declared.add(declaration["boundary"])
+            continue
+        header = _fence(raw, frozenset(declared))
+        if header is not None:
+            path, expected, end = header
+            boundary = raw[3:].split(" ", 1)[0]  # `<<<BOUNDARY FILE ...`, as _fence matched it
+    return lines, frozenset(declared)
+
+
+def _content(raw: str, number: int, end: int) -> str | None:
+    """Line `number`'s code as sent in `raw`, or None when `raw` is not the next line in claudebuild's format."""
+    if number > end:
+        return None
+    mark = f"{number}|"
+    if raw.startswith(mark):
+        return raw[len(mark):]  # a mark (or, in the old format, every line's number)
+    return None if number % MARK_EVERY == 0 else raw
 
 
 def _fence(raw: str, boundaries: frozenset[str]) -> tuple[str, int, int] | None:
@@ -185,13 +224,14 @@ def review_lines(lines: list[SourceLine], rules: tuple[Rule, ...] = RULES) -> li
     """Apply every rule to every line; duplicates (same text sent twice) collapse."""
     found: set[ReviewFinding] = set()
     for source in lines:
+        line = max(1, round(source.line / MARK_EVERY) * MARK_EVERY) if SLOPPY_MARKER in source.text else source.line
         for rule in rules:
             if rule.matches(source.text):
                 found.add(
                     ReviewFinding(
                         file=source.file,
-                        line=source.line,
-                        end_line=source.line,
+                        line=line,
+                        end_line=line,
                         severity=rule.severity,
                         category=rule.category,
                         title=rule.title,

@@ -18,7 +18,7 @@ from claudebuild.hashing import digest_json, hash_bytes
 from claudebuild.model import SEVERITIES, Finding
 from claudebuild.pipeline.prompt import Payload, new_boundary
 
-VERIFY_PROMPT_VERSION = "1"
+VERIFY_PROMPT_VERSION = "2"
 """Bump when the verification prompt or schema changes meaning: every finding is verified again."""
 
 CONFIRMED, REFUTED, UNCERTAIN = "confirmed", "refuted", "uncertain"
@@ -39,7 +39,7 @@ Another reviewer reported the finding below about the file that follows it. Deci
 from the code alone, whether the finding is real. Answer `confirmed` when the code has the problem \
 as described at that place, `refuted` when it does not (for example the flagged text is a comment, \
 dead code, already guarded, or the description does not match the code), and `uncertain` when the \
-code shown is not enough to decide. Every file line starts with its 1-based number and a `|`. \
+code shown is not enough to decide. \
 Give a short `reason` that cites the code. Answer only by calling the StructuredOutput tool."""
 
 FINDING_FIELDS = ("file", "line", "end_line", "severity", "category", "title", "message", "quote")
@@ -96,5 +96,7 @@ def build_verify_stdin(finding: Finding, payload: Payload, boundary: str | None 
     """The user message of one verification: instructions, the boundary, the fenced finding, the fenced file."""
     boundary = boundary or new_boundary()
     shown = orjson.dumps(finding_fields(finding), option=orjson.OPT_INDENT_2).decode()
+    while payload.holds(boundary) or boundary in shown:
+        boundary = new_boundary()
     return (f"{VERIFY_INSTRUCTIONS}\n\nFence boundary: {boundary}\n\n{finding_fence(boundary)}\n{shown}\n"
             f"{end_finding_fence(boundary)}\n\n{payload.render(boundary)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from claudebuild.claude.runner import CallOutcome, CallRunner, ClaudeCall
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile
+from claudebuild.pipeline.locate import locate_findings
 from claudebuild.pipeline.prompt import ContentSource, Payload, WorkingTree, build_payload, build_stdin, findings_schema_json, system_prompt
 from claudebuild.secrets.scan import DEFAULT_SCANNER, SecretScanner
 from claudebuild.run.remote_cache import RemoteCache
@@ -165,6 +166,7 @@ def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPar
     if payload is None:
         payload = build_payload(piece, context.source, context.scanner)
     outcome, attempts, spent = _call_with_retries(context, piece, payload)
+    outcome = _located(outcome, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
         return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]
     halves = split_parts(parts)
@@ -175,6 +177,15 @@ def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPar
     for half in halves:
         pieces += _analyze_parts(context, chunk, half, depth + 1)
     return pieces
+
+
+def _located(outcome: CallOutcome, payload: Payload) -> CallOutcome:
+    """The outcome with each finding on the exact line its quote stands on (`pipeline/locate.py`)."""
+    findings = (outcome.structured or {}).get("findings") if outcome.kind == outcomes.OK else None
+    if not isinstance(findings, (list, tuple)):
+        return outcome
+    located = list(locate_findings(findings, payload.lines_by_path))
+    return replace(outcome, structured={**(outcome.structured or {}), "findings": located})
 
 
 def split_parts(parts: tuple[ChunkPart, ...]) -> tuple[tuple[ChunkPart, ...], tuple[ChunkPart, ...]] | None:
