@@ -195,3 +195,22 @@ def test_pre_commit_run_all_files_in_ci_reviews_the_committed_files(django: Path
                            text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stdout + again.stderr
     assert fake_api.message_requests() == []  # the stored result for the same content
+
+
+def test_after_a_run_the_hook_never_lists_the_tree(repo: Path, fake_api: FakeAnthropicServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from claudebuild.pipeline import discover, discover_memo
+
+    monkeypatch.setattr(discover_memo, "RACY_NS", 0)
+    assert main(["-C", str(repo), "analyze"]) == 0
+    analyzed = len(fake_api.message_requests())
+
+    def no_listing(*args: object) -> None:
+        raise AssertionError("the hook listed the whole tree")
+
+    monkeypatch.setattr(discover, "list_candidates", no_listing)
+    (repo / "lib/text.py").write_text("def shout(text):\n    return eval(text)\n")
+    git(repo, "add", "lib/text.py")
+    assert hook(repo) == 1
+    requests = fake_api.message_requests()[analyzed:]
+    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text

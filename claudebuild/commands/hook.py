@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import TextIO
 
 from claudebuild.run.analyze import analyze_chunk
-from claudebuild.run.build import Build
+from claudebuild.run.build import Build, Plan
 from claudebuild.run.jobs import Job, check_view
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.pipeline.report import build_report, normalize_path
 from claudebuild.secrets.scan import scanned_view
-from claudebuild.repo.staged import GitIndex, git_output, staged_paths
+from claudebuild.repo.staged import GitIndex, git_output, staged_paths, staged_removals
 from claudebuild.contained import read_contained
 from claudebuild.hashing import hash_bytes
 from claudebuild.engine.store import read_task_value, result_to_values, save_values, values_to_result
@@ -67,12 +67,28 @@ class WorkingTreeFiles:
         return hash_bytes(self.read(path))
 
 
+LISTING_FILES = frozenset({".gitignore", ".claudeignore"})
+"""Files that change which other files are candidates: staging one plans from a full listing."""
+
+
+def _plan(build: Build, touched: set[str]) -> Plan:
+    """The plan from the last run's view of the tree with the touched files looked at afresh (cost in
+    proportion to what is staged); a full discovery when there is no such view, or when the commit
+    deletes or renames a file or changes an ignore file (either moves other files between chunks)."""
+    if touched and not any(path.rpartition("/")[2] in LISTING_FILES for path in touched) \
+            and not staged_removals(build.config.root):
+        plan = build.plan_touching(touched)
+        if plan is not None:
+            return plan
+    return build.plan()
+
+
 def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers: int, out: TextIO) -> int:
     root = build.config.root
-    plan = build.plan()
     staged = set(staged_paths(root))
     given = {normalize_path(os.path.relpath(Path(name).resolve(), root)) for name in files}
     from_index = not (files and not staged)  # CI runs the hook on named files without a commit: review them as they are
+    plan = _plan(build, staged if from_index else set())
     if from_index:
         candidates, what = (staged & given if files else staged), "staged file(s)"
     else:

@@ -8,7 +8,7 @@ by reason, so nothing disappears silently).
 Candidates come from git when the project is a git work tree (tracked files
 plus untracked files that are not ignored: exactly what the user considers
 "the project"), otherwise from a directory walk that honours every
-`.gitignore` the same way. Each candidate then gets the first reason that
+`.gitignore` the same way (candidates.py). Each candidate then gets the first reason that
 applies, in this order: claudeignore, secret (by name), agent-instructions,
 state, lockfile, generated (by name), symlink / special (not a regular file),
 too-large (from stat, before any read), binary (by extension, then a NUL byte
@@ -35,8 +35,8 @@ from claudebuild.contained import OutsideRepository, read_contained
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER, StatSignature, digest_json, hash_bytes, stat_signature
 from claudebuild.model import Discovery, SkippedFile, SourceFile
+from claudebuild.pipeline.candidates import STATE_DIRS, check_patterns, list_candidates, read_ignore_lines
 from claudebuild.pipeline.discover_memo import DiscoveryMemo
-from claudebuild.repo.git import run_git
 
 SNIFF_BYTES = 8192
 """Binary and generated checks look only at this much of the head of a file."""
@@ -71,9 +71,6 @@ AGENT_INSTRUCTION_PATTERNS: tuple[str, ...] = (
     ".claude/**", ".cursor/**", ".windsurf/**", ".clinerules/**",
 )  # fmt: skip
 
-# Version-control metadata, our own state and installed dependencies: never
-# project source, and huge. Matched as a directory name at any depth.
-STATE_DIRS: frozenset[str] = frozenset({".git", ".claudebuild", ".venv", "node_modules"})
 
 # Dependency lock files: machine-written, long, and reviewed by nobody.
 LOCKFILE_PATTERNS: tuple[str, ...] = (
@@ -132,11 +129,8 @@ def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[st
     root = Path(root)
     if not root.is_dir():
         raise ClaudebuildError(f"cannot analyze {root}: not a directory")
-    ignore_lines = _claudeignore_lines(root, extra_ignore, claudeignore_text)
-    claudeignore = pathspec.GitIgnoreSpec.from_lines(ignore_lines)
-    if memo is not None:
-        memo.bind(claudeignore=ignore_lines, max_file_bytes=max_file_bytes, screen=screen is not None, rules=_RULES_DIGEST)
-    candidates, skipped = _list_candidates(root, claudeignore)
+    claudeignore = _bound_claudeignore(root, extra_ignore, claudeignore_text, max_file_bytes, screen, memo)
+    candidates, skipped = list_candidates(root, lambda path: path_skip_reason(path, claudeignore))
     files: list[SourceFile] = []
     seeds: list[tuple[str, StatSignature, str]] = []
     base = os.path.join(root, "")
@@ -151,6 +145,37 @@ def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[st
         files=tuple(sorted(files, key=lambda f: f.path)),
         skipped=tuple(sorted(skipped, key=lambda s: (s.path, s.reason))),
     )
+
+
+def rediscover(root: Path, paths: Iterable[str], *, max_file_bytes: int, memo: DiscoveryMemo,
+               extra_ignore: Sequence[str] = (), claudeignore_text: str | None = None,
+               screen: Screen | None = None) -> Discovery | None:
+    """The last discovery as `memo` remembers it, with `paths` classified afresh as `discover_files`
+    would; None when the memo cannot stand in for a listing (none, or made under other settings).
+
+    For the pre-commit hook, which must cost what is staged, not what the repository holds: the
+    tree is never listed, so a file changed, added or deleted since the last run and not named in
+    `paths` is seen as it was then. The caller must not save `memo` (it now holds `paths` only)."""
+    claudeignore = _bound_claudeignore(Path(root), extra_ignore, claudeignore_text, max_file_bytes, screen, memo)
+    known = memo.remembered()
+    if not known:
+        return None
+    base = os.path.join(root, "")
+    for path in paths:
+        known[path] = _classify(Path(root), path, claudeignore, max_file_bytes, screen, memo, None, base)
+    files = [outcome for outcome in known.values() if isinstance(outcome, SourceFile)]
+    skipped = [outcome for outcome in known.values() if isinstance(outcome, SkippedFile)]
+    return Discovery(files=tuple(sorted(files, key=lambda f: f.path)),
+                     skipped=tuple(sorted(skipped, key=lambda s: (s.path, s.reason))))
+
+
+def _bound_claudeignore(root: Path, extra_ignore: Sequence[str], claudeignore_text: str | None, max_file_bytes: int,
+                        screen: Screen | None, memo: DiscoveryMemo | None) -> pathspec.GitIgnoreSpec:
+    """The ignore patterns in force, and the memo bound to every setting that decides a verdict."""
+    ignore_lines = _claudeignore_lines(root, extra_ignore, claudeignore_text)
+    if memo is not None:
+        memo.bind(claudeignore=ignore_lines, max_file_bytes=max_file_bytes, screen=screen is not None, rules=_RULES_DIGEST)
+    return pathspec.GitIgnoreSpec.from_lines(ignore_lines)
 
 
 def path_skip_reason(path: str, claudeignore: pathspec.GitIgnoreSpec | None = None) -> str | None:
@@ -243,159 +268,10 @@ def _claudeignore_lines(root: Path, extra_ignore: Sequence[str], text: str | Non
     if text is not None:
         lines = text.splitlines()
     else:
-        lines = _read_ignore_lines(path) if path.is_file() else []
-    _check_patterns(lines, ".claudeignore")
-    _check_patterns(extra_ignore, "the config's ignore list")
+        lines = read_ignore_lines(path) if path.is_file() else []
+    check_patterns(lines, ".claudeignore")
+    check_patterns(extra_ignore, "the config's ignore list")
     return [*lines, *extra_ignore]
-
-
-def _pattern_error(line: str) -> str | None:
-    """Why pathspec cannot compile this gitignore line (`[z-a]`, a lone `!`), or None."""
-    try:
-        pathspec.GitIgnoreSpec.from_lines([line])
-    except (ValueError, re.error) as error:  # re.error: a bad character range
-        return str(error)
-    return None
-
-
-def _check_patterns(lines: Sequence[str], source: str) -> None:
-    """Our own ignore lists decide what is sent: a pattern we cannot read is an error, never skipped."""
-    for number, line in enumerate(lines, 1):
-        problem = _pattern_error(line)
-        if problem is not None:
-            raise ClaudebuildError(f"{source}, line {number}: invalid pattern {line!r} ({problem}); fix or remove it")
-
-
-def _load_gitignore(path: Path) -> pathspec.GitIgnoreSpec:
-    """A `.gitignore` as git reads it: a line git cannot parse is a no-op, not an error."""
-    valid = [line for line in _read_ignore_lines(path) if _pattern_error(line) is None]  # git skips them too
-    return pathspec.GitIgnoreSpec.from_lines(valid)
-
-
-def _read_ignore_lines(path: Path) -> list[str]:
-    """Lines of an ignore file; an unreadable one is an error, since ignoring it could leak files.
-
-    Undecodable bytes become surrogates, as in the paths from `os.fsdecode`,
-    so such patterns still match the names they were written for.
-    """
-    try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
-    except OSError as error:
-        raise ClaudebuildError(f"cannot read {path}: {error}") from error
-
-
-# --- candidates ----------------------------------------------------------------
-
-_Specs = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
-
-
-def _list_candidates(root: Path, claudeignore: pathspec.GitIgnoreSpec) -> tuple[list[str], list[SkippedFile]]:
-    """Repo-relative candidate paths, and directories skipped as a whole.
-
-    git decides inside a work tree; a missing git binary falls back to the walk.
-    """
-    if _inside_git_work_tree(root):
-        listed = _run_git(root, "ls-files", "-z", "-t", "--cached", "--others", "--deleted", "--exclude-standard")
-        if listed is not None:
-            return _parse_ls_files(listed, root, claudeignore)
-    return _walk(root, claudeignore)
-
-
-def _inside_git_work_tree(root: Path) -> bool:
-    """True when `root` or one of its parents has `.git` (a directory, or a file for worktrees)."""
-    resolved = root.resolve()
-    return any((directory / ".git").exists() for directory in (resolved, *resolved.parents))
-
-
-def _run_git(root: Path, *args: str) -> bytes | None:
-    """`git ls-files` output through the project's one git helper; None when git is not installed."""
-    result = run_git(root, *args)
-    if result is None:
-        return None
-    if result.returncode != 0:
-        message = result.stderr.decode("utf-8", "replace").strip() or f"exit status {result.returncode}"
-        raise ClaudebuildError(f"git failed in {root}: {message} (command: git {' '.join(args)})")
-    return result.stdout
-
-
-def _parse_ls_files(
-    output: bytes, root: Path, claudeignore: pathspec.GitIgnoreSpec
-) -> tuple[list[str], list[SkippedFile]]:
-    """Paths from `git ls-files -z -t -c -o -d`, minus tracked files deleted from disk.
-
-    A deleted file is listed twice (tag H and tag R); skip-worktree files
-    (tag S, sparse checkout) that are absent on disk are not part of the work
-    tree either. Untracked nested repositories come out as "dir/".
-    """
-    tagged = [os.fsdecode(entry) for entry in output.split(b"\0") if entry]
-    deleted = {entry[2:] for entry in tagged if entry.startswith("R ")}
-    paths: list[str] = []
-    skipped: list[SkippedFile] = []
-    for entry in tagged:
-        tag, path = entry[:1], entry[2:]
-        if tag == "R" or path in deleted:
-            continue
-        if tag == "S" and not os.path.lexists(root / path):
-            continue
-        if path.endswith("/"):
-            skipped.append(SkippedFile(path, path_skip_reason(path, claudeignore) or "special"))
-        else:
-            paths.append(path)
-    return sorted(set(paths)), skipped
-
-
-def _walk(root: Path, claudeignore: pathspec.GitIgnoreSpec) -> tuple[list[str], list[SkippedFile]]:
-    """Walk `root` like git would list it: nested `.gitignore`s, no `.git/`, no symlink following.
-
-    State directories (node_modules/, .venv/, ...) are not entered, which
-    keeps the walk fast; each is reported once, as "dir/".
-    """
-    paths: list[str] = []
-    skipped: list[SkippedFile] = []
-    pending: list[tuple[str, _Specs]] = [("", ())]
-    while pending:
-        prefix, specs = pending.pop()
-        try:
-            with os.scandir(root / prefix) as listing:
-                entries = list(listing)
-        except OSError:
-            skipped.append(SkippedFile(prefix or "./", "unreadable"))
-            continue
-        if any(e.name == ".gitignore" and e.is_file(follow_symlinks=False) for e in entries):
-            specs = (*specs, (prefix, _load_gitignore(root / prefix / ".gitignore")))
-        for entry in entries:
-            if entry.name == ".git":
-                continue
-            path = prefix + entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False  # classified (as unreadable) with the files
-            if _gitignored(path, is_dir, specs):
-                continue
-            if not is_dir:
-                paths.append(path)
-            elif entry.name in STATE_DIRS:
-                skipped.append(SkippedFile(path + "/", path_skip_reason(path + "/", claudeignore) or "state"))
-            else:
-                pending.append((path + "/", specs))
-    return paths, skipped
-
-
-def _gitignored(path: str, is_dir: bool, specs: _Specs) -> bool:
-    """Git's verdict: the deepest `.gitignore` with a matching pattern decides.
-
-    Directories are matched with a trailing "/" so that "build/" patterns
-    apply; an ignored directory is never entered, so, as in git, nothing
-    below it can be re-included.
-    """
-    verdict: bool | None = None
-    suffix = "/" if is_dir else ""
-    for base, spec in specs:
-        include = spec.check_file(path[len(base) :] + suffix).include
-        if include is not None:
-            verdict = include
-    return bool(verdict)
 
 
 # --- classification ------------------------------------------------------------

@@ -14,9 +14,11 @@ It is never trusted across a change of anything else that decides a verdict:
 the secret rules, and a memo written under other settings is dropped whole. The
 file list itself always comes fresh from git (or the walk), so an added, deleted
 or newly ignored file is seen as today. Racy writes: a file modified within
-`RACY_NS` of the moment discovery started is not remembered (an edit in the same
-clock tick that keeps size and times could otherwise hide), so it is classified
-again next time. A memo that cannot be read or has the wrong shape is an empty
+`RACY_NS` of the moment discovery started is remembered with a signature that
+never matches (an edit in the same clock tick that keeps size and times could
+otherwise hide), so it is classified again next time. Every candidate but an
+unreadable one has an entry, so the memo is also the last run's view of the
+whole tree (`remembered`), which the pre-commit hook plans from. A memo that cannot be read or has the wrong shape is an empty
 one: it is a cache, never a source of truth.
 """
 
@@ -30,12 +32,12 @@ from typing import Any
 import orjson
 
 from claudebuild.atomic_write import write_atomic
-from claudebuild.hashing import StatSignature, digest_json, stat_signature
+from claudebuild.hashing import digest_json, stat_signature
 from claudebuild.model import SkippedFile, SourceFile
 
 MEMO_FILE = "discovery.json"
 """The memo's name inside the state directory."""
-FORMAT = 1
+FORMAT = 2
 """Bump when the meaning of an entry or any classification rule changes: older memos are dropped."""
 RACY_NS = 2_000_000_000
 """Files changed this close to the start of discovery are classified again next run."""
@@ -97,6 +99,17 @@ class DiscoveryMemo:
         entry = self._old.get(path)
         return isinstance(entry, list) and len(entry) == 8
 
+    def remembered(self) -> dict[str, Outcome]:
+        """Every verdict stored under these settings, by path: the tree as the last discovery saw it
+        (empty when there is no memo for these settings)."""
+        outcomes: dict[str, Outcome] = {}
+        for path, entry in self._old.items():
+            if len(entry) == 1:
+                outcomes[path] = SkippedFile(path, str(entry[0]))
+            elif len(entry) == 8:
+                outcomes[path] = SkippedFile(path, entry[5]) if entry[5] else SourceFile(path, int(entry[4]))
+        return outcomes
+
     def verdict(self, path: str, info: os.stat_result) -> Outcome | None:
         """The remembered verdict for `path` if its stat signature is unchanged, else None."""
         entry = self._old.get(path)
@@ -130,11 +143,11 @@ class DiscoveryMemo:
         self._new[path] = [reason]
 
     def remember(self, path: str, info: os.stat_result, outcome: Outcome, digest: str) -> None:
-        """Record a fresh verdict, unless the file changed too recently to trust its signature."""
+        """Record a fresh verdict (one that is never reused when the file changed too recently to trust
+        its signature)."""
+        signature: list[int | None] = list(stat_signature(info))
         if max(info.st_mtime_ns, info.st_ctime_ns) >= self.started_ns - RACY_NS:
-            self._new.pop(path, None)
-            return
-        signature: StatSignature = stat_signature(info)
+            signature[0] = None  # kept for `remembered`, never matched by `verdict`
         size, reason = (outcome.size, "") if isinstance(outcome, SourceFile) else (-1, outcome.reason)
         self._new[path] = [*signature, size, reason, digest, self._flagged.get(path, False)]
 

@@ -2,9 +2,10 @@
 
 A commit records the index, not the working tree, so the hook reviews the
 staged blobs: `git diff --cached` names the staged files and `git cat-file
---batch` reads every blob in one process. Chunks still come from the full
-discovered tree, so a staged file lands in the same chunk (and the same
-cache entry) as in a normal run.
+--batch` reads every blob in one process. Chunks come from the last run's
+view of the whole tree (the discovery memo) with the staged files looked at
+afresh, so a staged file lands in the same chunk (and the same cache entry) as
+in a normal run while the hook reads only what is staged.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def staged_paths(root: Path) -> list[str]:
     nothing more is stripped, or `mysite/settings.py` under a root at `mysite/` would lose its
     own directory and never be reviewed."""
     output = git_output(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--relative")
+    return sorted(item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item)
+
+
+def staged_removals(root: Path) -> list[str]:
+    """Files the index deletes (a rename counts as its old name deleted), relative to `root`."""
+    output = git_output(root, "diff", "--cached", "--name-only", "--no-renames", "--diff-filter=D", "-z", "--relative")
     return sorted(item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item)
 
 

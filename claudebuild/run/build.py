@@ -16,7 +16,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import cached_property
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,7 +39,7 @@ from claudebuild.claude.environment import claude_environment
 from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
-from claudebuild.pipeline.discover import discover_files
+from claudebuild.pipeline.discover import discover_files, rediscover
 from claudebuild.pipeline.discover_memo import MEMO_FILE, DiscoveryMemo
 from claudebuild.errors import ClaudebuildError, StepFailed
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
@@ -213,32 +213,52 @@ class Build:
     def plan(self) -> Plan:
         """Discover and chunk once per process; takes the state lock first (if `with build:` has not)."""
         if self._plan is None:
-            self.lock.acquire()
-            own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
-                   "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
-            ignore = (*own, *self.config.ignore)
-            self.scanner.load(self.config.state_path / SCAN_FILE)
-            self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
-            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes, extra_ignore=ignore,
-                                       claudeignore_text=self._trusted_claudeignore(), screen=self._screen, memo=self.memo)
-            for path, scan in self.memo.flagged().items():  # files with secrets, their scans known already
-                self._secret_files.add(path)
-                self.scanner.seed(path, self.memo.digest(path), scan)
+            self._load_memos()
+            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes,
+                                       extra_ignore=self._ignored(), claudeignore_text=self._trusted_claudeignore(),
+                                       screen=self._screen, memo=self.memo)
             self.memo.save()
-            self.scanner.save()
-            config = self.config
-            every = planned_with_memo(
-                config.state_path / PLAN_FILE, discovery.files,
-                repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
-                make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
-                                         max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
-            planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
-            if self.changed is not None:
-                planned = tuple(item for item in planned if not self.changed.paths.isdisjoint(item.chunk.paths))
-            jobs = make_jobs(self.config, planned)
-            self._plan = Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
-                              tuple(item.task for item in every))
+            self._plan = self._plan_of(discovery)
         return self._plan
+
+    def plan_touching(self, paths: Collection[str]) -> Plan | None:
+        """The pre-commit hook's plan: the last run's discovery (its memo) with `paths` classified
+        afresh, so the hook costs what is staged, not the tree (see `discover.rediscover`); None
+        when there is no memo for these settings (then `plan`). Not kept as this build's plan."""
+        self._load_memos()
+        discovery = rediscover(self.config.root, paths, max_file_bytes=self.config.max_file_bytes, memo=self.memo,
+                               extra_ignore=self._ignored(), claudeignore_text=self._trusted_claudeignore(),
+                               screen=self._screen)
+        return None if discovery is None else self._plan_of(discovery)
+
+    def _load_memos(self) -> None:
+        self.lock.acquire()
+        self.scanner.load(self.config.state_path / SCAN_FILE)
+        self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
+
+    def _ignored(self) -> tuple[str, ...]:
+        own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
+               "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
+        return (*own, *self.config.ignore)
+
+    def _plan_of(self, discovery: Discovery) -> Plan:
+        """Chunks and jobs for `discovery` (the chunk plan reused while the files are the same)."""
+        for path, scan in self.memo.flagged().items():  # files with secrets, their scans known already
+            self._secret_files.add(path)
+            self.scanner.seed(path, self.memo.digest(path), scan)
+        self.scanner.save()
+        config = self.config
+        every = planned_with_memo(
+            config.state_path / PLAN_FILE, discovery.files,
+            repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
+            make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
+                                     max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
+        planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
+        if self.changed is not None:
+            planned = tuple(item for item in planned if not self.changed.paths.isdisjoint(item.chunk.paths))
+        jobs = make_jobs(self.config, planned)
+        return Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
+                    tuple(item.task for item in every))
 
     def _screen(self, path: str, data: bytes) -> str | None:
         """Discovery's content check: a file that is secret material as a whole is skipped as "secret"."""

@@ -19,16 +19,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
-
-import httpx
 
 from claudebuild.cache_settings import TOKEN_VARIABLE
 from claudebuild.config import Config
 from claudebuild.model import Chunk, ChunkResult, SentFile
 from claudebuild.run.remote_entry import MAX_ENTRY_BYTES, RemoteHit, decode_entry, encode_entry
 from claudebuild.secrets.scan import scan_content
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: only a run with an HTTP cache pays for loading it
 
 CONNECT_TIMEOUT_S = 2.0
 TOTAL_TIMEOUT_S = 5.0
@@ -53,6 +54,8 @@ class HttpStore:
 
     def __init__(self, url: str, token: str = "", *, connect_timeout: float = CONNECT_TIMEOUT_S,
                  total_timeout: float = TOTAL_TIMEOUT_S) -> None:
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.total_timeout = total_timeout
         self.base = url.rstrip("/") + "/ac/"
@@ -61,6 +64,8 @@ class HttpStore:
                                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
 
     def get(self, key: str) -> bytes | None:
+        import httpx
+
         deadline = time.monotonic() + self.total_timeout
         try:
             with self.client.stream("GET", self.base + key) as response:
@@ -80,6 +85,8 @@ class HttpStore:
             raise CacheUnavailable(_describe(error)) from error
 
     def put(self, key: str, data: bytes) -> None:
+        import httpx
+
         try:
             response = self.client.put(self.base + key, content=data,
                                        headers={"Content-Type": "application/octet-stream"})
@@ -148,6 +155,8 @@ def open_remote_cache(config: Config, warn: Callable[[str], None]) -> RemoteCach
 
 
 def _describe(error: httpx.HTTPError) -> str:
+    import httpx
+
     if isinstance(error, httpx.TimeoutException):
         return "no answer in time"
     if isinstance(error, httpx.ConnectError):

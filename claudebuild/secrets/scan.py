@@ -45,6 +45,7 @@ class SecretScanner:
 
     def __init__(self) -> None:
         self._entries: dict[str, FileScan] = {}
+        self._raw: dict[str, Any] = {}  # read from the cache file, not converted yet (`_known` converts one)
         self._used: set[str] = set()
         self._dirty = False
         self._lock = threading.Lock()
@@ -73,6 +74,10 @@ class SecretScanner:
     def _known(self, key: str) -> FileScan | None:
         with self._lock:
             known = self._entries.get(key)
+            if known is None and key in self._raw:
+                known = _from_json(self._raw.pop(key))
+                if known is not None:
+                    self._entries[key] = known
             if known is not None:
                 self._used.add(key)
             return known
@@ -109,14 +114,8 @@ class SecretScanner:
         entries = document.get("entries")
         if not isinstance(entries, dict):
             return
-        loaded: dict[str, FileScan] = {}
-        for key, value in entries.items():
-            scan = _from_json(value)
-            if scan is not None:
-                loaded[key] = scan
-        with self._lock:
-            for key, scan in loaded.items():
-                self._entries.setdefault(key, scan)
+        with self._lock:  # converted one by one when asked for: a run scanning one file does not pay for 30,000
+            self._raw = {key: value for key, value in entries.items() if key not in self._entries}
 
     def save(self, path: Path | None = None) -> None:
         """Write the cache atomically if anything was scanned since `load`: this process's
@@ -130,8 +129,11 @@ class SecretScanner:
         self._read_pending()  # older entries are kept
         with self._lock:
             used = [key for key in self._entries if key in self._used]
-            older = [key for key in self._entries if key not in self._used][: max(0, MAX_CACHED - len(used))]
+            room = max(0, MAX_CACHED - len(used))
+            older = [key for key in self._entries if key not in self._used][:room]
             entries = {key: _to_json(self._entries[key]) for key in (*used, *older)}
+            for key in list(self._raw)[:max(0, room - len(older))]:  # as read: valid or not, `_known` decides
+                entries.setdefault(key, self._raw[key])
             self._dirty = False
         document = {"settings": settings_digest(), "entries": entries}
         write_atomic(target, orjson.dumps(document).decode())
