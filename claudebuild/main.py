@@ -289,7 +289,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
         return run_merge(config, [Path(os.path.abspath(source)) for source in options.sources])  # from the cwd
     if options.max_cost is not None and options.max_cost <= 0:
         raise ClaudebuildError("--max-cost must be a positive amount in USD, e.g. --max-cost 2.50")
-    from claudebuild.run.build import Shard
+    from claudebuild.run.plan import Shard
     from claudebuild.commands.run import run_tasks
 
     return run_tasks(config, ["analyze"] if command == "analyze" else ["report"], options.jobs,

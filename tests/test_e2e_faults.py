@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from claudebuild.commands import run as run_command
 from claudebuild.run.build import Build
 from claudebuild.run.calllog import read_call_log
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
@@ -274,13 +275,13 @@ def test_a_budget_analyzes_the_most_valuable_chunks_first_and_lists_the_rest(mak
     fake_api.reset()
     capsys.readouterr()
     locked_while_publishing: list[bool] = []
-    publish = Build.publish
+    publish = run_command.publish
 
-    def publish_and_note_the_lock(build: Build) -> Any:
+    def publish_and_note_the_lock(build: Build, **options: Any) -> Any:
         locked_while_publishing.append(build.lock.held)
-        return publish(build)
+        return publish(build, **options)
 
-    monkeypatch.setattr(Build, "publish", publish_and_note_the_lock)
+    monkeypatch.setattr(run_command, "publish", publish_and_note_the_lock)
     assert main(["-C", str(root), "analyze", "--max-cost", f"{cost * 3.5:.6f}"]) == 0
     out = capsys.readouterr().out
     assert locked_while_publishing == [True]  # garbage collection and the reports, under the state lock

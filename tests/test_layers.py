@@ -13,19 +13,20 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "claudebuild"
 BASE = ("errors", "model", "hashing", "text_lines", "atomic_write", "untrusted_text", "output_guard", "contained")
 """Modules every layer uses; they import no layer."""
-LAYERS = ("repo", "secrets", "pipeline", "claude", "run", "engine", "render", "commands", "fakeapi")
+LAYERS = ("repo", "secrets", "pipeline", "claude", "run", "engine", "render", "publish", "commands", "fakeapi")
 
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(BASE, LAYERS),
-    "repo": ("pipeline", "claude", "run", "engine", "render", "commands", "fakeapi"),
-    "secrets": ("repo", "pipeline", "claude", "run", "engine", "render", "commands", "fakeapi"),
-    "pipeline": ("claude", "run", "engine", "render", "commands", "fakeapi"),
-    "claude": ("repo", "secrets", "pipeline", "run", "engine", "render", "commands", "fakeapi"),
-    "run": ("commands", "fakeapi"),
+    "repo": ("pipeline", "claude", "run", "engine", "render", "publish", "commands", "fakeapi"),
+    "secrets": ("repo", "pipeline", "claude", "run", "engine", "render", "publish", "commands", "fakeapi"),
+    "pipeline": ("claude", "run", "engine", "render", "publish", "commands", "fakeapi"),
+    "claude": ("repo", "secrets", "pipeline", "run", "engine", "render", "publish", "commands", "fakeapi"),
+    "run": ("publish", "commands", "fakeapi"),
     "engine": ("commands", "fakeapi"),
-    "render": ("claude", "run", "engine", "commands", "fakeapi"),
+    "render": ("claude", "run", "engine", "publish", "commands", "fakeapi"),
+    "publish": ("commands", "fakeapi"),
     "commands": (),
-    "fakeapi": ("repo", "secrets", "pipeline", "claude", "run", "engine", "render", "commands", *BASE),
+    "fakeapi": ("repo", "secrets", "pipeline", "claude", "run", "engine", "render", "publish", "commands", *BASE),
 }
 """Per layer (a subpackage or a base module), the layers it must not import: the later stages."""
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from claudebuild.claude import runner as claude
-from claudebuild.run.build import Plan
+from claudebuild.run.plan import Plan
 from claudebuild.claude.runner import FollowUp, classify_answer
 from claudebuild.commands.ask import resolve_target, run_ask
 from claudebuild.commands.sessions import (

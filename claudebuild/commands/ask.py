@@ -24,7 +24,8 @@ from typing import TextIO
 
 from claudebuild.run.analyze import AUTH_HINT, utc_now
 from claudebuild.run.budget import estimate
-from claudebuild.run.build import Build, Plan
+from claudebuild.run.build import Build
+from claudebuild.run.plan import Plan
 from claudebuild.claude.runner import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, FollowUp, ask_follow_up
 from claudebuild.commands.run import run_tasks
 from claudebuild.commands.sessions import transcript_path

@@ -37,7 +37,8 @@ from claudebuild.pipeline.discover import discover_files
 from claudebuild.prices import is_alias, price_of
 from claudebuild.repo.history import commit_subject, export_commit, recent_commits
 from claudebuild.run.budget import BYTES_PER_TOKEN, EXPECTED_OUTPUT_TOKENS, OVERHEAD_INPUT_TOKENS
-from claudebuild.run.build import OWN_FILES, Build
+from claudebuild.run.build import Build
+from claudebuild.run.plan import own_ignores
 from claudebuild.run.jobs import make_jobs
 from claudebuild.untrusted_text import json_strings
 
@@ -130,8 +131,7 @@ def rerun_jobs(before: Sequence[PlannedJob], after: Sequence[PlannedJob]) -> lis
 
 def _snapshot_jobs(config: Config, build: Build, commit: str, dest: Path) -> tuple[list[PlannedJob], dict[str, str]]:
     root = export_commit(config.root, commit, dest)
-    own = (*OWN_FILES, "/" + config.baseline_file, "/" + config.suppressions_file, "/" + config.state_dir.strip("/") + "/")
-    discovery = discover_files(root, max_file_bytes=config.max_file_bytes, extra_ignore=(*own, *config.ignore),
+    discovery = discover_files(root, max_file_bytes=config.max_file_bytes, extra_ignore=own_ignores(config),
                                claudeignore_text=build.files.read_text(".claudeignore") or "")
     hashes = {file.path: hash_bytes((root / file.path).read_bytes()) for file in discovery.files}
     return plan_jobs(config, discovery.files, hashes), hashes

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TextIO
 
 from claudebuild.run.analyze import analyze_chunk
-from claudebuild.run.build import Build, Plan
+from claudebuild.run.build import Build
+from claudebuild.run.plan import Plan
 from claudebuild.run.jobs import Job, check_view
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError

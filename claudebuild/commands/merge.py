@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from claudebuild.publish.publisher import publish
 from claudebuild.run.build import Build
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
@@ -40,7 +41,7 @@ def run_merge(config: Config, sources: Sequence[Path], *, out: TextIO | None = N
                     continue
                 save_values(config.db_path, name, values)
                 taken += 1
-        report, paths = build.publish(ci=False)  # the step summary and annotations are `report`'s, once
+        report, paths = publish(build, ci=False)  # the step summary and annotations are `report`'s, once
         build.say(f"claudebuild: merged {taken} chunk results from {len(sources)} shard(s)"
                   + (f"; ignored {ignored} made from other file contents" if ignored else ""))
         build.say(terminal.render(report, paths=paths))

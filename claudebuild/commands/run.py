@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from claudebuild.run.budget import Budget, PendingChunk, select_within
-from claudebuild.run.build import Build, Shard
+from claudebuild.publish.publisher import for_output, print_annotations, publish
+from claudebuild.run.build import Build
+from claudebuild.run.plan import Shard
 from claudebuild.config import Config
 from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
@@ -35,7 +37,7 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
         build.annotate = print_format != "github"
         code = run(build, list(targets), jobs, doit_args, max_cost)
         if print_format:
-            sys.stdout.write(FORMATS[print_format][1](build.for_output(build.last_report or build.current_report())))
+            sys.stdout.write(FORMATS[print_format][1](for_output(build, build.last_report or build.current_report())))
             sys.stdout.flush()
         return code
 
@@ -65,7 +67,7 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         raise ClaudebuildError(build.gate.abort_reason)
     _remote_summary(build)
     if max_cost is not None:
-        report, paths = build.publish()
+        report, paths = publish(build)
         build.say(terminal.render(report, paths=paths))
         _remaining(build, report.pending)
     else:
@@ -86,12 +88,12 @@ def _report_stored(build: Build, targets: list[str], jobs: int, doit_args: Seque
     _announce_scope(build)
     if not build.plan().chunks:
         return _nothing_to_do(build)
-    report, paths = build.publish()
+    report, paths = publish(build)
     build.say(terminal.render(report, paths=paths, fail_on=config.fail_on, by_check=config.fail_on_by_check))
     if report.pending:
         build.say(f"claudebuild: {len(report.pending)} chunks have no current result (--no-analyze analyzes nothing):")
         _say_first(build, [f"   not analyzed {terminal_text(chunk)}" for chunk in report.pending])
-    build.print_annotations(report)
+    print_annotations(build, report)
     return exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, missing_fails=True,
                        by_check=config.fail_on_by_check)
 
@@ -135,7 +137,7 @@ def _nothing_to_do(build: Build) -> int:
         skipped = build.plan().discovery.skipped_by_reason()
         detail = ", ".join(f"{count} {reason}" for reason, count in skipped.items())
         build.say(f"claudebuild: no files to analyze in {build.config.root}" + (f" (skipped: {detail})" if detail else ""))
-    build.publish()
+    publish(build)
     return 0
 
 

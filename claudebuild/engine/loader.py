@@ -22,6 +22,7 @@ from doit.cmdparse import CmdOption, CmdParse, CmdParseError
 from doit.doit_cmd import DoitMain
 from doit.exceptions import InvalidDodoFile
 
+from claudebuild.publish.publisher import report_action
 from claudebuild.run.build import Build
 from claudebuild.config import load_config
 from claudebuild.errors import ClaudebuildError
@@ -46,7 +47,7 @@ def doit_config(build: Build) -> dict[str, Any]:
 
 
 def namespace(build: Build) -> dict[str, Any]:
-    return {"DOIT_CONFIG": doit_config(build), **build.task_creators()}
+    return {"DOIT_CONFIG": doit_config(build), **build.task_creators(report_action(build))}
 
 
 def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
         raise InvalidDodoFile(str(error)) from None
     build.install_signal_handlers()
     build.stale_only = runs_only_groups(sys.argv, build.group_names())
-    creators = build.task_creators()
+    creators = build.task_creators(report_action(build))
 
     def guarded(creator: Any) -> Any:
         def task_creator() -> Any:

@@ -1,4 +1,6 @@
-"""One build of one repository: the plan (discovery + chunks), the shared run context, and the task actions.
+"""One build of one repository: the shared run context, the doit task actions, and the stored results.
+
+The plan is made by run/plan.py, and the report is published by claudebuild/publish/ (after the run).
 
 Both entry points use it: a user's `dodo.py` (plain `doit`) and the
 `claudebuild` command. A command runs inside `with Build(config, out=...) as
@@ -17,92 +19,38 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from functools import cached_property
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
 
-import xxhash
-
 from claudebuild.engine.check_tasks import check_tasks
-from claudebuild.pipeline.check_plan import plan_checks
-from claudebuild.pipeline.chunk_memo import PLAN_FILE, planned_with_memo
-from claudebuild.run.jobs import Job, check_view, make_jobs
+from claudebuild.run.jobs import Job, check_view
+from claudebuild.run.plan import Plan, Planner, Shard
 from claudebuild.run.verify import missing_keys, verification_estimates, verified_report, verify_chunk
-
 from claudebuild.run.analyze import AnalysisContext, analyze_chunk
-from claudebuild.atomic_write import write_atomic
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
 from claudebuild.claude.environment import claude_environment
 from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
-from claudebuild.pipeline.discover import discover_files, rediscover
-from claudebuild.pipeline.discover_memo import MEMO_FILE, DiscoveryMemo
+from claudebuild.pipeline.discover_memo import DiscoveryMemo
 from claudebuild.errors import ClaudebuildError, StepFailed
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
 from claudebuild.run.remote_cache import open_remote_cache
-from claudebuild.model import Chunk, ChunkResult, Discovery, Finding
+from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
-from claudebuild.repo.git import changed_since as changed_files_since, ensure_untracked_state, open_repo_files, worktree_prefix
-from claudebuild.render import github, terminal
-from claudebuild.render.formats import FORMATS
-from claudebuild.render.paths import with_path_prefix
-from claudebuild.pipeline.report import Report, build_report, exit_status, limited_to, normalize_path
-from claudebuild.secrets.rules import settings_digest as secrets_settings
-from claudebuild.secrets.scan import SCAN_FILE, SecretScanner, scan_to_json, scanned_view
-from claudebuild.engine.store import drop_stale_tasks, read_task_value, read_task_values, result_to_values, values_to_result
+from claudebuild.repo.git import changed_since as changed_files_since, ensure_untracked_state, open_repo_files
+from claudebuild.pipeline.report import Report, build_report, limited_to, normalize_path
+from claudebuild.secrets.scan import SecretScanner, scanned_view
+from claudebuild.engine.store import read_task_value, read_task_values, result_to_values, values_to_result
 from claudebuild.engine.tasks import report_task, result_is_current, reusable, working_tree_hash
 from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
-from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_previous_report, load_source_lines, read_baseline,
-                                read_suppressions, trusted_marker_lines)
-
-OWN_FILES = ("/claudebuild.toml", "/.claudeignore")
-"""claudebuild's own settings are not code to review."""
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Job K of N in CI: a chunk belongs to the shard its id hashes to, whatever else changes."""
-
-    index: int  # 1-based
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        try:
-            index, count = (int(part) for part in text.split("/"))
-        except ValueError:
-            raise ClaudebuildError(f"--shard must look like K/N (e.g. 2/4), got {text!r}") from None
-        if not 1 <= index <= count:
-            raise ClaudebuildError(f"--shard {text}: K must be between 1 and N")
-        return cls(index, count)
-
-    def holds(self, chunk_id: str) -> bool:
-        return xxhash.xxh3_64_intdigest(chunk_id.encode()) % self.count == self.index - 1
-
-
-@dataclass(frozen=True)
-class Plan:
-    discovery: Discovery
-    chunks: tuple[Chunk, ...]
-    """Every job's chunk, by its report id (the plain chunk id unless `[[checks]]` name checks)."""
-    jobs: tuple[Job, ...] = ()
-    """One per analyze task: the chunk with the check's prompt and model (see run/jobs.py)."""
-    all_tasks: tuple[str, ...] = ()
-    """Every job's task name before `--shard` picked some: garbage collection keeps the results of all of them."""
-
-    def job(self, chunk_id: str) -> Job | None:
-        """The job of the chunk with this report id."""
-        return self._jobs_by_id.get(chunk_id)
-
-    @cached_property
-    def _jobs_by_id(self) -> dict[str, Job]:
-        return {job.chunk.id: job for job in self.jobs}
+from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_source_lines, read_baseline, read_suppressions,
+                                         trusted_marker_lines)
 
 
 @dataclass(frozen=True)
@@ -131,7 +79,6 @@ class Build:
         ensure_untracked_state(config.root, config.state_dir)  # before anything reads or writes the state
         self.config = config
         self.files = open_repo_files(config.root, config.config_from)
-        self.shard = shard
         self.changed = changed_files_since(config.root, changed_since) if changed_since else None
         """PR mode: only chunks holding these files are planned; only findings in them reported and gated."""
         self.out: TextIO = out if out is not None else sys.stdout  # every line the command prints (doit's too)
@@ -149,14 +96,13 @@ class Build:
             scanner=SecretScanner(),
         )
         self.scanner = self.context.scanner
+        self.planner = Planner(config, self.files, self.scanner, shard=shard, changed=self.changed)
         self.context.remote = open_remote_cache(config, warn=self._warn)
-        self._secret_files: set[str] = set()  # discovered files holding secrets (to redact and report)
         if config.tpm:
             self.context.tokens = TokenBucket(config.tpm)
         self.lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
         self.is_current = result_is_current(working_tree_hash(str(config.root), DEFAULT_HASHER), self.context.answer_digest)
         self._plan: Plan | None = None
-        self.memo = DiscoveryMemo(None)  # the real one is loaded by `plan`, under the state lock
         self._stored: dict[str, dict[str, Any]] | None = None  # stored values, results, current verdicts:
         self._results: dict[str, ChunkResult] | None = None  # read once per doit run (see `forget_stored`)
         self._verdicts: dict[str, bool] | None = None
@@ -167,11 +113,12 @@ class Build:
         self.stale_only = False
         """Plain `doit` running group tasks (see `engine.loader.runs_only_groups`): `task_analyze` sets
         `doit_chunks` to the chunks that can be stale, as `claudebuild analyze` does."""
+        # What publishing (claudebuild/publish/) does once per command, kept with the command's stream:
         self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
         self.annotate = True
         """Print GitHub annotations with the report on GitHub Actions (off when stdout carries `--format github`)."""
-        self._summary_written = False  # `$GITHUB_STEP_SUMMARY` gets one summary per command
-        self._path_prefix: str | None = None  # the root's place in the git work tree, looked up once
+        self.summary_written = False  # `$GITHUB_STEP_SUMMARY` gets one summary per command
+        self.path_prefix: str | None = None  # the root's place in the git work tree, looked up once
         self._print_lock = threading.Lock()
         self._job_contexts: dict[str, AnalysisContext] = {}
         self._depth = 0  # nested `with build:` blocks open now
@@ -213,60 +160,21 @@ class Build:
     def plan(self) -> Plan:
         """Discover and chunk once per process; takes the state lock first (if `with build:` has not)."""
         if self._plan is None:
-            self._load_memos()
-            discovery = discover_files(self.config.root, max_file_bytes=self.config.max_file_bytes,
-                                       extra_ignore=self._ignored(), claudeignore_text=self._trusted_claudeignore(),
-                                       screen=self._screen, memo=self.memo)
-            self.memo.save()
-            self._plan = self._plan_of(discovery)
+            self.lock.acquire()
+            self._plan = self.planner.plan()
         return self._plan
 
     def plan_touching(self, paths: Collection[str]) -> Plan | None:
         """The pre-commit hook's plan: the last run's discovery (its memo) with `paths` classified
-        afresh, so the hook costs what is staged, not the tree (see `discover.rediscover`); None
+        afresh, so the hook costs what is staged, not the tree (see `Planner.plan_touching`); None
         when there is no memo for these settings (then `plan`). Not kept as this build's plan."""
-        self._load_memos()
-        discovery = rediscover(self.config.root, paths, max_file_bytes=self.config.max_file_bytes, memo=self.memo,
-                               extra_ignore=self._ignored(), claudeignore_text=self._trusted_claudeignore(),
-                               screen=self._screen)
-        return None if discovery is None else self._plan_of(discovery)
-
-    def _load_memos(self) -> None:
         self.lock.acquire()
-        self.scanner.load(self.config.state_path / SCAN_FILE)
-        self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
+        return self.planner.plan_touching(paths)
 
-    def _ignored(self) -> tuple[str, ...]:
-        own = (*OWN_FILES, "/" + self.config.baseline_file, "/" + self.config.suppressions_file,
-               "/" + self.config.state_dir.strip("/") + "/")  # discovery knows only the default state dir
-        return (*own, *self.config.ignore)
-
-    def _plan_of(self, discovery: Discovery) -> Plan:
-        """Chunks and jobs for `discovery` (the chunk plan reused while the files are the same)."""
-        for path, scan in self.memo.flagged().items():  # files with secrets, their scans known already
-            self._secret_files.add(path)
-            self.scanner.seed(path, self.memo.digest(path), scan)
-        self.scanner.save()
-        config = self.config
-        every = planned_with_memo(
-            config.state_path / PLAN_FILE, discovery.files,
-            repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
-            make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
-                                     max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
-        planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
-        if self.changed is not None:
-            planned = tuple(item for item in planned if not self.changed.paths.isdisjoint(item.chunk.paths))
-        jobs = make_jobs(self.config, planned)
-        return Plan(_without_own_state(discovery, self.config.state_dir), tuple(job.chunk for job in jobs), jobs,
-                    tuple(item.task for item in every))
-
-    def _screen(self, path: str, data: bytes) -> str | None:
-        """Discovery's content check: a file that is secret material as a whole is skipped as "secret"."""
-        scan = self.scanner.scan(path, data)
-        if scan.hits:
-            self._secret_files.add(path)
-            self.memo.flag(path, scan_to_json(scan))
-        return "secret" if scan.whole_file else None
+    @property
+    def memo(self) -> DiscoveryMemo:
+        """The discovery memo the plan used (an empty one before planning)."""
+        return self.planner.memo
 
     def secret_findings(self, lines_by_file: dict[str, list[str]]) -> tuple[Finding, ...]:
         """The secret scan's findings in the planned files as they are now: no model call, so they are
@@ -274,7 +182,7 @@ class Build:
         the redacted lines Claude was shown, against which quotes are checked."""
         planned = {path for chunk in self.plan().chunks for path in chunk.paths}
         findings: list[Finding] = []
-        for path in sorted(self._secret_files & planned):
+        for path in sorted(self.planner.secret_files & planned):
             try:
                 data = read_contained(self.config.root, path, self.config.max_file_bytes + 1).data
             except OSError:
@@ -284,13 +192,6 @@ class Build:
             if path in lines_by_file:
                 lines_by_file[path] = redacted
         return tuple(findings)
-
-    def _trusted_claudeignore(self) -> str | None:
-        """With `config_from`, that commit's `.claudeignore` ("" when it has none); None: the working tree's."""
-        if not self.files.ref:
-            return None
-        data = self.files.read_bytes(".claudeignore")
-        return "" if data is None else data.decode("utf-8", errors="surrogateescape")
 
     def judgement(self, lines_by_file: Mapping[str, Sequence[str]]) -> Judgement:
         """Baseline, suppressions and (with `config_from`) the inline markers the trusted commit already had."""
@@ -305,7 +206,10 @@ class Build:
         return None if data is None else data.decode("utf-8", errors="replace")
 
     # -- doit namespace ---------------------------------------------------
-    def task_creators(self) -> dict[str, Callable[[], Any]]:
+    def task_creators(self, report: Callable[[], None]) -> dict[str, Callable[[], Any]]:
+        """doit's task creators: the analyze (and verify) tasks, and `report` running `report`, the
+        publishing step's action (claudebuild/publish/, which run/ does not import)."""
+
         def task_analyze() -> Any:
             """analyze every chunk with claude -p (cached by content)"""
             jobs = self.plan().jobs
@@ -321,7 +225,7 @@ class Build:
 
         def task_report() -> Any:
             """merge every chunk's result into the report"""
-            return report_task(self._report_action)
+            return report_task(report)
 
         return {"task_analyze": task_analyze, "task_report": task_report}
 
@@ -402,16 +306,6 @@ class Build:
         action.__name__ = f"analyze_{chunk.id}"
         return action
 
-    def _report_action(self) -> None:
-        report, paths = self.publish()
-        self.say(terminal.render(report, paths=paths, fail_on=self.config.fail_on,
-                                 by_check=self.config.fail_on_by_check))
-        self.print_annotations(report)
-        if report.failed and self.config.fail_on_error:
-            raise StepFailed(f"{len(report.failed)} chunk(s) failed; see {paths[-1] if paths else 'the report'}")
-        if exit_status(report, fail_on_error=False, fail_on=self.config.fail_on, by_check=self.config.fail_on_by_check):
-            raise StepFailed(f"findings at or above {self.config.fail_on!r}; see {paths[-1] if paths else 'the report'}")
-
     # -- results ----------------------------------------------------------
     def current_report(self, previous: tuple[FindingRecord, ...] | None = None) -> Report:
         """The report from every stored result, triaged against the files as they are now."""
@@ -455,7 +349,7 @@ class Build:
                 normal = normalize_path(named) if isinstance(named, str) else None
                 if normal is not None and normal in paths:
                     wanted.add(normal)
-            wanted.update(path for path in paths if path in self._secret_files)
+            wanted.update(path for path in paths if path in self.planner.secret_files)
         return wanted
 
     def stored_values(self) -> dict[str, dict[str, Any]]:
@@ -524,46 +418,6 @@ class Build:
             pending += verify_only
         return prioritise(pending)
 
-    def for_output(self, report: Report) -> Report:
-        """`report` with paths relative to the repository root (the git work tree's top), as every written
-        format and CI output shows them, also when `-C` names a project inside a monorepo."""
-        if self._path_prefix is None:
-            self._path_prefix = worktree_prefix(self.config.root)
-        return with_path_prefix(report, self._path_prefix)
-
-    def print_annotations(self, report: Report) -> None:
-        """GitHub workflow annotations, once, on the command's output (stdout unless it carries a format)."""
-        if self.annotate and os.environ.get("GITHUB_ACTIONS") == "true":
-            self.annotate = False
-            text = github.render(self.for_output(report)).rstrip("\n")
-            if text:
-                self.say(text)
-
-    def publish(self, *, ci: bool = True) -> tuple[Report, tuple[str, ...]]:
-        """Build the report, drop results of chunks that no longer exist, write the configured formats.
-
-        `ci`: also append the step summary on GitHub Actions (once per command; `merge` leaves it to `report`)."""
-        plan = self.plan()
-        self.forget_stored()  # chunks may have finished since the last look (the report task runs inside doit)
-        root = self.config.root
-        drop_stale_tasks(self.config.db_path, plan.all_tasks or [job.task for job in plan.jobs],
-                         exists=lambda path: os.path.lexists(os.path.join(root, path)))
-        previous_path = self.config.state_path / FORMATS["json"][0]
-        previous = load_previous_report(previous_path) if "json" in self.config.formats else None
-        report = self.current_report(previous=previous)
-        self.last_report = report
-        self.scanner.save()  # scans made while building payloads
-        written: list[str] = []
-        shown = self.for_output(report)
-        for name in self.config.formats:
-            filename, render = FORMATS[name]
-            target = self.config.state_path / filename
-            write_atomic(target, render(shown))
-            written.append(os.path.relpath(target, self.config.root))
-        if ci and not self._summary_written and os.environ.get("GITHUB_ACTIONS") == "true":
-            self._summary_written = github.write_step_summary(shown, os.environ)
-        return report, tuple(written)
-
     # -- stopping ---------------------------------------------------------
     def stop(self, reason: str) -> None:
         self.gate.abort(reason)
@@ -599,12 +453,4 @@ class Build:
     def _warn(self, text: str) -> None:
         with self._print_lock:
             echo(text, sys.stderr)
-
-
-def _without_own_state(discovery: Discovery, state_dir: str) -> Discovery:
-    """Our own state directory is not a file the user skipped; leave it out of the counts."""
-    own = state_dir.strip("/")
-    skipped = tuple(item for item in discovery.skipped if item.path.rstrip("/") != own and not item.path.startswith(own + "/"))
-    return Discovery(discovery.files, skipped)
-
 
