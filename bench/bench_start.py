@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPO, children_cpu, load_note, make_workdir, offline_env, remove_workdir
 
-from claudebuild.claude.runner import ClaudeCall
+from claudebuild.claude.calls import ClaudeCall
 from claudebuild.config import Config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.model import Chunk, ChunkPart

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from claudebuild.claude import runner as outcomes
-from claudebuild.claude.runner import CallOutcome, ClaudeCall
+from claudebuild.claude import outcome as outcomes
+from claudebuild.claude.calls import ClaudeCall
+from claudebuild.claude.outcome import CallOutcome
 
 
 class FakeClock:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from claudebuild.claude import runner as claude
-from claudebuild.claude.runner import classify
+from claudebuild.claude import outcome as claude
+from claudebuild.claude.outcome import classify
 
 
 def result(**fields: object) -> bytes:

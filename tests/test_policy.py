@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fake_runner import FakeRunner, failed, ok, throttled
 
-from claudebuild.claude import runner as outcomes
-from claudebuild.claude.runner import CallOutcome, ClaudeCall
+from claudebuild.claude import outcome as outcomes
+from claudebuild.claude.calls import ClaudeCall
+from claudebuild.claude.outcome import CallOutcome
 from claudebuild.config import load_config
 from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.model import Chunk, ChunkPart, ChunkResult

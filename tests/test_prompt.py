@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claudebuild.claude.runner import ClaudeCall
+from claudebuild.claude.calls import ClaudeCall
 from claudebuild.config import Config
 from claudebuild.fakeapi.reviewer import files_in, review
 from claudebuild.hashing import ContentHasher

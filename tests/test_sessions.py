@@ -12,9 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
-from claudebuild.claude import runner as claude
+from claudebuild.claude import outcome as claude
 from claudebuild.run.plan import Plan
-from claudebuild.claude.runner import FollowUp, classify_answer
+from claudebuild.claude.calls import FollowUp
+from claudebuild.claude.outcome import classify_answer
 from claudebuild.commands.ask import resolve_target, run_ask
 from claudebuild.commands.sessions import (
     SessionRow,

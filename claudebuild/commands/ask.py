@@ -26,7 +26,9 @@ from claudebuild.run.analyze import AUTH_HINT, utc_now
 from claudebuild.run.budget import estimate
 from claudebuild.run.build import Build
 from claudebuild.run.plan import Plan
-from claudebuild.claude.runner import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, FollowUp, ask_follow_up
+from claudebuild.claude.calls import FollowUp
+from claudebuild.claude.outcome import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome
+from claudebuild.claude.runner import ask_follow_up
 from claudebuild.commands.run import run_tasks
 from claudebuild.commands.sessions import transcript_path
 from claudebuild.config import Config

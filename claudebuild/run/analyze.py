@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from claudebuild.claude import runner as outcomes
+from claudebuild.claude import outcome as outcomes
 from claudebuild.run.budget import BYTES_PER_TOKEN, OVERHEAD_INPUT_TOKENS, Budget
 from claudebuild.run.calllog import CallLog
-from claudebuild.claude.runner import CallOutcome, CallRunner, ClaudeCall
+from claudebuild.claude.calls import CallRunner, ClaudeCall
+from claudebuild.claude.outcome import CallOutcome
 from claudebuild.config import Config
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import Chunk, ChunkPart, ChunkResult, SentFile

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from claudebuild.checks import Check
-from claudebuild.claude import runner as outcomes
-from claudebuild.claude.runner import ClaudeCall
+from claudebuild.claude import outcome as outcomes
+from claudebuild.claude.calls import ClaudeCall
 from claudebuild.config import Config
 from claudebuild.hashing import digest_json
 from claudebuild.model import Chunk, ChunkResult, Finding
