@@ -165,7 +165,7 @@ def outcomes_by_chunk(records: list[dict[str, Any]]) -> dict[str, list[dict[str,
 def plan_chunks(repo: Path) -> list[Any]:
     """claudebuild's chunks for this repository and its claudebuild.toml (takes and releases the state lock)."""
     from claudebuild.run.build import Build
-    from claudebuild.config import load_config
+    from claudebuild.config_sources import load_config
 
     with Build(load_config(repo)) as build:
         return list(build.plan().chunks)
@@ -190,7 +190,7 @@ def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
 def naive_calls(repo: Path) -> list[tuple[list[str], str]]:
     """(argv, stdin) per chunk of claudebuild's plan, with the flags claudebuild passes (spelled out here,
     as a script would, so the comparison does not depend on claudebuild's internals)."""
-    from claudebuild.config import load_config
+    from claudebuild.config_sources import load_config
     from claudebuild.pipeline.prompt import findings_schema_json
 
     config = load_config(repo)

@@ -40,7 +40,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # the ng
 from _common import load_note, make_workdir, offline_env, remove_workdir, run_claudebuild
 from generate import GIT_ENV, edit_one_file, generate_repo
 
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.pipeline.prompt import WorkingTree, build_payload

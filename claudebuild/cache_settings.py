@@ -1,6 +1,6 @@
 """The shared remote cache's settings: where it is (`cache_url`) and whether this run may write to it.
 
-Both are machine settings (see `config.MACHINE_KEYS`): a repository under review must not
+Both are machine settings (see `config_sources.MACHINE_KEYS`): a repository under review must not
 point the cache elsewhere (to read a team's results or to be sent them) nor switch the
 read-only guard off for its own pull request. The token never comes from a settings file
 either: only from `CLAUDEBUILD_CACHE_TOKEN`, so it is never written where a repository lives.

@@ -7,7 +7,7 @@ instruction for the files its paths match; it is added to the prompt of exactly 
 
 Both are repository configuration (they say what to review, never which program runs or where
 anything goes), so `--config-from` reads them from the trusted commit like every other setting.
-Validation is strict for the same reason as in config.py: a misspelt key would silently review
+Validation is strict for the same reason as in config_sources.py: a misspelt key would silently review
 the wrong thing.
 """
 

@@ -233,7 +233,7 @@ def _check_ask_arguments(words: list[str]) -> None:
 
 
 def _command(options: argparse.Namespace, found: RepoRoot) -> int:
-    from claudebuild.config import load_config
+    from claudebuild.config_sources import load_config
 
     root = found.path
     overrides = _global_overrides(options)
@@ -300,7 +300,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
 def _passthrough(options: argparse.Namespace, root: Path, doit_argv: list[str]) -> int:
     from claudebuild.commands.run import run_passthrough
-    from claudebuild.config import load_config
+    from claudebuild.config_sources import load_config
 
     config = load_config(root, _global_overrides(options))
     return run_passthrough(config, doit_argv)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claudebuild.checks import Check, PathRule
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding, SourceFile
 from claudebuild.pipeline.check_plan import RULES_HEADING, instructions_with_rules, plan_checks

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 
 

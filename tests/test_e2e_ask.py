@@ -19,7 +19,7 @@ import pytest
 from claudebuild.commands.ask import run_ask
 from claudebuild.claude.credentials import session_config_dir
 from claudebuild.commands.sessions import run_sessions, transcript_path
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 from claudebuild.engine.store import read_task_values

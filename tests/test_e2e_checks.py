@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.engine.store import read_task_values
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main

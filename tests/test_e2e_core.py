@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from claudebuild.run.build import Build
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
 from claudebuild.engine.store import read_task_values

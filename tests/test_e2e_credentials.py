@@ -20,7 +20,7 @@ import pytest
 from claudebuild.claude.credentials import BARE_MIN_VERSION
 from claudebuild.claude.runner import parse_version
 from claudebuild.commands.ask import run_ask
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.fakeapi import FakeAnthropicServer
 from claudebuild.main import main
 from claudebuild.pipeline import discover_memo

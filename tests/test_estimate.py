@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from claudebuild.commands.estimate import PerCall, PlannedJob, Tally, per_call_figures, rerun_jobs, run_estimate
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import ChunkResult
 from claudebuild.prices import price_of

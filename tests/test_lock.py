@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from claudebuild.run.build import Build
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.run.lock import StateLock

@@ -17,7 +17,7 @@ from fake_runner import FakeRunner, failed, ok, throttled
 from claudebuild.claude import outcome as outcomes
 from claudebuild.claude.calls import ClaudeCall
 from claudebuild.claude.outcome import CallOutcome
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.model import Chunk, ChunkPart, ChunkResult
 from claudebuild.run.analyze import AnalysisContext, analyze_chunk

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from claudebuild.config import Config, load_config
+from claudebuild.config import Config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.model import Chunk, ChunkPart, ChunkResult

@@ -29,7 +29,7 @@ from claudebuild.commands.sessions import (
     to_json,
     transcript_path,
 )
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkPart, Discovery, SkippedFile, SourceFile
 

@@ -12,7 +12,7 @@ import pytest
 
 from claudebuild.run.build import Build
 from claudebuild.commands.show_config import show_config
-from claudebuild.config import load_config, resolve_config
+from claudebuild.config_sources import load_config, resolve_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding
 from claudebuild.repo.git import ensure_untracked_state, open_repo_files

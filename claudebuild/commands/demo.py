@@ -14,7 +14,7 @@ from pathlib import Path
 from claudebuild.claude.environment import offline_process_environment
 from claudebuild.run.build import Build
 from claudebuild.commands.init import init_repository
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.fakeapi import FakeAnthropicServer

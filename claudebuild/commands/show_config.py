@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from claudebuild.config import resolve_config
+from claudebuild.config_sources import resolve_config
 from claudebuild.repo.root import GIVEN, RepoRoot
 
 

@@ -24,7 +24,7 @@ from doit.exceptions import InvalidDodoFile
 
 from claudebuild.publish.publisher import report_action
 from claudebuild.run.build import Build
-from claudebuild.config import load_config
+from claudebuild.config_sources import load_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.engine.reporter import ProgressReporter
 from claudebuild.engine.store import check_database
