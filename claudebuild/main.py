@@ -70,6 +70,7 @@ commands:
   baseline               record the current findings in claudebuild-baseline.json: only new ones fail --fail-on
   demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
   list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
+  CHECK [-n N]           one [[checks]] entry's tasks (e.g. `claudebuild security -n 5`), N claude calls at a time
 """
 
 
@@ -303,7 +304,32 @@ def _passthrough(options: argparse.Namespace, root: Path, doit_argv: list[str]) 
     from claudebuild.config_sources import load_config
 
     config = load_config(root, _global_overrides(options))
+    if doit_argv and doit_argv[0] in {check.name for check in config.checks}:
+        doit_argv = _check_command(doit_argv)
     return run_passthrough(config, doit_argv)
+
+
+def _check_command(argv: list[str]) -> list[str]:
+    """`claudebuild security -n 5`: one check's tasks with `-n`/`--jobs` parallel calls, as on `analyze`.
+    doit takes its options only before the task names (`doit -n 5 security`); after one it reads them as
+    that task's parameters and fails, so `-n` is moved in front."""
+    jobs: str | None = None
+    rest: list[str] = []
+    words = iter(argv[1:])
+    for word in words:
+        if word in ("-n", "--jobs"):
+            jobs = next(words, "")
+        elif word.startswith("--jobs="):
+            jobs = word.removeprefix("--jobs=")
+        elif word.startswith("-n") and word[2:].isdigit():
+            jobs = word[2:]
+        else:
+            rest.append(word)
+    if jobs is None:
+        return argv
+    if not jobs.isdigit() or int(jobs) < 1:
+        raise UsageError(f"{argv[0]}: -n must be a whole number of at least 1, got {jobs!r}")
+    return ["run", "-n", jobs, argv[0], *rest]
 
 
 def _global_overrides(options: argparse.Namespace) -> dict[str, Any]:

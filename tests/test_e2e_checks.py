@@ -119,6 +119,18 @@ def test_one_check_runs_alone_by_its_name_and_a_rerun_makes_no_call(checked: Pat
     assert fake_api.message_requests() == [] and first == len(jobs(checked))
 
 
+def test_a_check_run_by_its_name_takes_n_parallel_calls_like_analyze(checked: Path, fake_api: FakeAnthropicServer) -> None:
+    assert main(["-C", str(checked), "security", "-n", "3"]) == 0
+    security = [task for task, _ in jobs(checked) if task.startswith("security:")]
+    assert len(fake_api.message_requests()) == len(security)
+    assert set(read_task_values(checked / ".claudebuild" / "doit.sqlite", security)) == set(security)
+
+
+def test_a_check_run_by_its_name_refuses_a_jobs_count_below_one(checked: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(checked), "security", "-n", "0"]) == 2
+    assert "-n must be a whole number of at least 1" in capsys.readouterr().err
+
+
 def test_editing_one_checks_instructions_reruns_only_its_chunks(checked: Path, fake_api: FakeAnthropicServer) -> None:
     assert run(checked) == 0
     planned = jobs(checked)
