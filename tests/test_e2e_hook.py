@@ -80,6 +80,21 @@ def test_findings_below_the_gate_do_not_block(repo: Path, fake_api: FakeAnthropi
     assert hook(repo, "--fail-on", "low") == 1
 
 
+def test_with_verify_on_a_refuted_finding_does_not_block_and_analyze_reuses_the_verdict(
+        make_repo: Callable[..., Path], fake_api: FakeAnthropicServer, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_repo(CLEAN, config="max_files_per_chunk = 1\nverify = true\n")
+    git(root, "init", "-q", "-b", "main")
+    (root / ".gitignore").write_text(".claudebuild/\n")
+    (root / "app/safe.py").write_text("# never call eval(text) on input here\ndef parse(text):\n    return int(text)\n")
+    git(root, "add", "-A")
+    assert hook(root, "--fail-on", "low") == 0  # the reviewer's eval finding is a false positive the verifier refutes
+    assert "app/safe.py" not in capsys.readouterr().out
+    assert any(" FINDING>>>" in request.user_text for request in fake_api.message_requests())
+    fake_api.reset()
+    assert main(["-C", str(root), "report", "-n", "2"]) == 0
+    assert not any(" FINDING>>>" in request.user_text for request in fake_api.message_requests())
+
+
 def test_an_installed_git_hook_blocks_a_commit_with_a_serious_finding(repo: Path, fake_api: FakeAnthropicServer) -> None:
     assert main(["-C", str(repo), "hook", "install"]) == 0
     (repo / "app/api.py").write_text("import os\n\n\ndef handle(request):\n    os.system('rm ' + request)\n")

@@ -6,7 +6,9 @@ names with nothing staged, as CI's `pre-commit run --all-files` passes them:
 those files as they are on disk), reuses any
 stored result made from the same content (no call), and stores fresh results
 in the same database as normal runs, so `claudebuild analyze` afterwards
-reuses them too. Only findings in staged files at or above the gate block the
+reuses them too. With `verify` on, the findings are verified as the verify
+tasks do (verdicts stored under the same task names), so a refuted one never
+blocks. Only findings in staged files at or above the gate block the
 commit; an API outage never does (it is reported and the commit goes on).
 
 Its output lands in terminals and, under the pre-commit framework in CI, in build
@@ -23,12 +25,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from claudebuild.run.analyze import analyze_chunk
 from claudebuild.run.build import Build
 from claudebuild.run.plan import Plan
 from claudebuild.run.jobs import Job, check_view
+from claudebuild.run.verify import verified_report, verify_chunk
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Chunk, ChunkResult, Finding
@@ -128,6 +131,22 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers:
         raise ClaudebuildError(str(aborted)) from None
     results = {chunk.id: check_view(result, build.config)
                for chunk, (result, _) in zip(committed, outcomes) if result is not None}
+    verifying = [replace(job, chunk=chunk) for job, chunk in zip(jobs, committed)
+                 if job.verify is not None and chunk.id in results]
+
+    def verify(job: Job) -> tuple[str, dict[str, Any]]:
+        """As the job's verify task does: stored verdicts reused, the rest asked for, stored under its name."""
+        assert job.verify is not None
+        previous = read_task_value(build.config.db_path, job.verify_task)
+        values = verify_chunk(build.job_context(job), job.chunk, results[job.chunk.id], job.verify, previous).values
+        save_values(build.config.db_path, job.verify_task, values)
+        return job.verify_task, values
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            verify_values = dict(pool.map(verify, verifying))
+    except RunAborted as aborted:
+        raise ClaudebuildError(str(aborted)) from None
     reused = sum(1 for _, from_cache in outcomes if from_cache)
     config = build.config
     lines: dict[str, list[str]] = {}
@@ -140,6 +159,8 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers:
     report = build_report(committed, results, plan.discovery, run_id=build.run_id, min_severity=config.min_severity,
                           lines_by_file=lines, baseline=judged.baseline, suppressions=judged.suppressions,
                           trusted_markers=judged.trusted_markers, local_findings=local)
+    if verifying:  # refuted findings leave the report, and so the gate, as in `analyze`
+        report = verified_report(report, verifying, results, verify_values, run_id=build.run_id)
     print(f"claudebuild: reviewed {len(committed)} chunk(s) holding {len(reviewable)} {what}: "
           f"{len(committed) - reused} analyzed, {reused} from cache, ${report.cost_this_run:.4f}", file=out)
     for failed in report.failed:
