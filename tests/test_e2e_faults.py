@@ -20,6 +20,7 @@ import pytest
 from claudebuild.commands import run as run_command
 from claudebuild.run.build import Build
 from claudebuild.run.calllog import read_call_log
+from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
 from claudebuild.engine.store import read_task_values
@@ -311,6 +312,7 @@ def test_the_repositorys_own_claude_settings_never_load_or_run(make_repo: Callab
         ".mcp.json": json.dumps(mcp),
         ".claudeignore": "CLAUDE.md\n.claude/\n.mcp.json\n",
     })
+    ensure_own_state(root, ".claudebuild")  # claudebuild's own state dir (one that came with the files is refused)
     (root / ".claudebuild" / "session-cwd").mkdir(parents=True)
     (root / ".claudebuild" / "session-cwd" / "CLAUDE.md").write_text("SENTINEL-CWD-CLAUDE-MD\n")
     assert run(root) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from claudebuild.config_sources import load_config, resolve_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding
 from claudebuild.repo.git import ensure_untracked_state, open_repo_files
+from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.pipeline.triage.suppress import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
 from conftest import git
 
@@ -310,9 +312,39 @@ def test_an_untracked_state_dir_is_accepted(repo: Path) -> None:
     ensure_untracked_state(repo, ".claudebuild")
 
 
-def test_without_git_the_state_dir_needs_no_check(tmp_path: Path) -> None:
+def test_without_git_a_state_dir_claudebuild_made_is_accepted_again(tmp_path: Path) -> None:
+    ensure_own_state(tmp_path, ".claudebuild")
     write(tmp_path, ".claudebuild/doit.sqlite", "mine")
-    ensure_untracked_state(tmp_path, ".claudebuild")
+    ensure_own_state(tmp_path, ".claudebuild")
+
+
+def test_without_git_a_state_dir_that_came_with_the_files_is_refused_with_the_fix(tmp_path: Path) -> None:
+    write(tmp_path, ".claudebuild/doit.sqlite", "forged")  # as unpacked from an archive
+    with pytest.raises(ClaudebuildError, match="came with the files") as error:
+        ensure_own_state(tmp_path, ".claudebuild")
+    assert "delete .claudebuild/" in str(error.value)
+
+
+def test_without_git_a_copied_state_dir_and_its_mark_are_refused(tmp_path: Path) -> None:
+    ensure_own_state(tmp_path / "a", ".claudebuild")
+    write(tmp_path / "a", ".claudebuild/doit.sqlite", "results")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(ClaudebuildError, match="came with the files"):
+        ensure_own_state(tmp_path / "b", ".claudebuild")
+
+
+def test_without_git_a_state_dir_holding_only_a_crash_log_is_taken(tmp_path: Path) -> None:
+    write(tmp_path, ".claudebuild/crash.log", "Traceback")
+    ensure_own_state(tmp_path, ".claudebuild")
+    write(tmp_path, ".claudebuild/doit.sqlite", "mine")
+    ensure_own_state(tmp_path, ".claudebuild")
+
+
+def test_without_git_a_build_refuses_a_state_dir_that_came_with_the_files_before_taking_the_lock(tmp_path: Path) -> None:
+    write(tmp_path, ".claudebuild/doit.sqlite", "forged")
+    with pytest.raises(ClaudebuildError, match="came with the files"):
+        Build(load_config(tmp_path))
+    assert not (tmp_path / ".claudebuild" / "lock").exists()
 
 
 def test_a_build_refuses_tracked_state_before_taking_the_lock(repo: Path) -> None:

@@ -20,7 +20,7 @@ import orjson
 
 from claudebuild.claude.credentials import session_config_dir, user_config_dir
 from claudebuild.config import Config
-from claudebuild.repo.git import ensure_untracked_state
+from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.engine.store import read_task_values, values_to_result
 from claudebuild.model import ANALYZE_PREFIX
 
@@ -152,7 +152,7 @@ def to_json(rows: Sequence[SessionRow]) -> str:
 
 def run_sessions(config: Config, out: TextIO | None = None, *, as_json: bool = False) -> int:
     """Print the table (or JSON) of stored sessions; reads the DB only, so it never waits for a running build."""
-    ensure_untracked_state(config.root, config.state_dir)
+    ensure_own_state(config.root, config.state_dir)
     rows = session_rows(read_task_values(config.db_path), session_config_dir(config.state_path), datetime.now(UTC))
     if as_json:
         print(to_json(rows), file=out)

@@ -168,13 +168,13 @@ def open_repo_files(root: Path, ref: str = "") -> RepoFiles:
     return RepoFiles(root, ref, found.stdout.decode().strip(), prefix)
 
 
-def ensure_untracked_state(root: Path, state_dir: str) -> None:
-    """Refuse a state directory outside `root` or holding files tracked by git.
+def ensure_untracked_state(root: Path, state_dir: str) -> bool:
+    """Refuse a state directory outside `root` or holding files tracked by git; False when git cannot tell.
 
     Cached results decide what is analyzed again and what the report says; a
     database a commit could have written would let the change under review
-    forge them. Without git (or outside a work tree) nothing can be committed,
-    so there is nothing to check.
+    forge them. Without git (or outside a work tree) nothing can be committed:
+    `repo/state_dir.py` then tells claudebuild's own state dir from one that came with the files.
     """
     real_root = Path(os.path.realpath(root))
     real_state = Path(os.path.realpath(root / state_dir))
@@ -184,10 +184,11 @@ def ensure_untracked_state(root: Path, state_dir: str) -> None:
     for candidate in dict.fromkeys((state_dir, real_state.relative_to(real_root).as_posix())):
         done = run_git(root, "ls-files", "-z", "--", candidate)
         if done is None or done.returncode != 0:
-            return  # no git, or not a work tree: no commit can hold the state
+            return False  # no git, or not a work tree: no commit can hold the state
         tracked = [item for item in done.stdout.split(b"\0") if item]
         if tracked:
             name = state_dir.strip("/")
             raise ClaudebuildError(
                 f"{name}/ holds files tracked by git ({os.fsdecode(tracked[0])}), so a commit could forge its cached "
                 f"results: run `git rm -r --cached {name}`, delete {name}/ and add {name}/ to .gitignore")
+    return True

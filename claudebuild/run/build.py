@@ -43,7 +43,8 @@ from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.engine.reporter import echo
 from claudebuild.pipeline.prompt import answer_key
-from claudebuild.repo.git import changed_since as changed_files_since, ensure_untracked_state, open_repo_files
+from claudebuild.repo.git import changed_since as changed_files_since, open_repo_files
+from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.pipeline.report import Report, build_report, limited_to, normalize_path
 from claudebuild.secrets.scan import SecretScanner, scanned_view
 from claudebuild.engine.store import read_task_value, read_task_values, result_to_values, values_to_result
@@ -76,7 +77,7 @@ class Build:
 
     def __init__(self, config: Config, *, out: TextIO | None = None, runner: ClaudeRunner | None = None,
                  shard: Shard | None = None, changed_since: str | None = None) -> None:
-        ensure_untracked_state(config.root, config.state_dir)  # before anything reads or writes the state
+        ensure_own_state(config.root, config.state_dir)  # before anything reads or writes the state
         self.config = config
         self.files = open_repo_files(config.root, config.config_from)
         self.changed = changed_files_since(config.root, changed_since) if changed_since else None
