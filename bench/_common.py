@@ -177,6 +177,26 @@ def reviewable_bytes(repo: Path, chunks: list[Any]) -> int:
     return sum((repo / path).stat().st_size for path in {path for chunk in chunks for path in chunk.paths})
 
 
+def call_overhead(requests: list[Any]) -> tuple[float, float]:
+    """(request bytes, fake-API input tokens) per call that are not fenced file content, averaged over `requests`:
+    the system prompt, the schema as a tool, the instructions and what the CLI adds to every call."""
+    from claudebuild.fakeapi.conversation import request_chars
+
+    if not requests:
+        return 0.0, 0.0
+    fenced = [_fenced(request.user_text) for request in requests]
+    overhead_bytes = [request.body_bytes - (len(json.dumps(text, ensure_ascii=False).encode()) - 2)
+                      for request, text in zip(requests, fenced)]
+    overhead_tokens = [(request_chars(request.body) - len(text)) / 4 for request, text in zip(requests, fenced)]
+    return sum(overhead_bytes) / len(requests), sum(overhead_tokens) / len(requests)
+
+
+def _fenced(text: str) -> str:
+    """The user text from the first file fence on: file content with its marks and fences."""
+    index = text.find("<<<cb-")
+    return text[index:] if index >= 0 else ""
+
+
 def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
     """What a plain script would pipe in: each file fenced, every tenth line numbered (claudebuild's format)."""
     sections = ["Fence boundary: cb-naive\n"]

@@ -9,7 +9,8 @@ against an in-process `FakeAnthropicServer(latency=L)` on 127.0.0.1. Printed:
   no-op      wall time (median of three) and API calls of an immediate rerun (0 expected)
   1 edit     wall time and API calls after appending a line to one file (1 expected)
   bytes      request bytes per reviewable byte: request body bytes the fake API received in the cold
-             run / bytes of the files sent (what the prompt format and the CLI's overhead cost)
+             run / bytes of the files sent (what the prompt format and the CLI's overhead cost), and
+             per call the request bytes and input tokens that are not file content
   naive      the same chunks sent by a plain `xargs -P JOBS`-style loop of `claude -p`
              (same flags, same stdin), cold and again with nothing changed
 
@@ -34,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    call_log_lines, concurrency_profile, load_note, make_workdir, offline_env, plan_chunks, ratio, read_calls,
+    call_log_lines, call_overhead, concurrency_profile, load_note, make_workdir, offline_env, plan_chunks, ratio, read_calls,
     remove_workdir, report_findings, reviewable_bytes, run_claudebuild, run_naive, write_config,
 )
 from generate import edit_one_file, generate_repo
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             log_mark = call_log_lines(repo)
             cold = run_claudebuild("cold", repo, args.jobs, env, api, log_dir=logs)
             cold_records = read_calls(repo, log_mark)
+            overhead_bytes, overhead_tokens = call_overhead(api.message_requests())
             profile = concurrency_profile(cold_records)
             print(f"cold run done in {cold.wall:.1f}s ({cold.api_calls} API calls)", flush=True)
 
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         request_bytes = cold.extra["request_bytes"]
         print(f"request bytes:     {request_bytes / sent_bytes if sent_bytes else float('nan'):8.2f} per reviewable byte "
               f"({request_bytes:,} request body bytes for {sent_bytes:,} bytes of files; {cold.api_calls} calls)")
+        print(f"  per call:        {overhead_bytes:8.0f} request bytes, {overhead_tokens:.0f} input tokens (fake API's count) "
+              f"that are not file content (CLI, system prompt, schema, instructions, fences)")
         print(f"findings:          {len(found & planted)} of {len(planted)} planted problems reported "
               f"({len(findings)} findings in report.json)")
         if naive_cold and naive_noop:
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 "concurrency": profile, "noop_wall": noop.wall, "noop_calls": noop.api_calls, "startup": baseline,
                 "request_bytes": request_bytes, "reviewable_bytes": sent_bytes,
                 "request_bytes_per_reviewable_byte": request_bytes / sent_bytes if sent_bytes else None,
+                "overhead_bytes_per_call": overhead_bytes, "overhead_tokens_per_call": overhead_tokens,
                 "edit_wall": edit.wall, "edit_calls": edit.api_calls, "planted": len(planted), "found": len(found & planted),
                 "naive_cold_wall": naive_cold.wall if naive_cold else None,
                 "naive_cold_calls": naive_cold.api_calls if naive_cold else None,
