@@ -148,7 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         commits = list(reversed(git(source, "rev-list", "--first-parent", f"--max-count={args.commits + 1}", "HEAD").split()))
         print(f"replay: {name}, {len(commits) - 1} commits after {commits[0][:10]}; -n {args.jobs}; {load_note()}",
               flush=True)
-        rows = [summary(replay(source, setting, commits, work, args.jobs)) for setting in args.settings.split(",")]
+        rows = []
+        for setting in args.settings.split(","):
+            rows.append(summary(replay(source, setting, commits, work, args.jobs)))
+            row = rows[-1]  # at once, so a long run that is stopped keeps what it measured
+            print(f"  {setting}: {row['replay_calls']} replay calls for {row['changed_files']} changed files, replay "
+                  f"{row['replay_bytes']:,} bytes, cold + replay {row['total_bytes']:,} bytes", flush=True)
         print()
         print(f"== {name}: cold run at {commits[0][:10]}, then {len(commits) - 1} commits")
         header = (f"{'setting':>12} {'chunks':>6} {'cold KB':>8} {'ovh B/call':>10} {'rate':>5} {'files chg':>9} "
