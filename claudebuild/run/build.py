@@ -1,6 +1,7 @@
-"""One build of one repository: the shared run context, the doit task actions, and the stored results.
+"""One build of one repository: the shared run context, the stored results and what is stale.
 
-The plan is made by run/plan.py, and the report is published by claudebuild/publish/ (after the run).
+The plan is made by run/plan.py, the doit tasks' actions by run/actions.py, and the report is
+published by claudebuild/publish/ (after the run).
 
 Both entry points use it: a user's `dodo.py` (plain `doit`) and the
 `claudebuild` command. A command runs inside `with Build(config, out=...) as
@@ -24,11 +25,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TextIO
 
-from claudebuild.engine.check_tasks import check_tasks
+from claudebuild.run.actions import task_creators
 from claudebuild.run.jobs import Job, check_view
 from claudebuild.run.plan import Plan, Planner, Shard
-from claudebuild.run.verify import missing_keys, verification_estimates, verified_report, verify_chunk
-from claudebuild.run.analyze import AnalysisContext, analyze_chunk
+from claudebuild.run.verify import verification_estimates, verified_report
+from claudebuild.run.analyze import AnalysisContext
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
 from claudebuild.claude.environment import claude_environment
@@ -36,7 +37,6 @@ from claudebuild.claude.runner import ClaudeRunner
 from claudebuild.config import Config
 from claudebuild.contained import read_contained
 from claudebuild.pipeline.discover_memo import DiscoveryMemo
-from claudebuild.errors import ClaudebuildError, StepFailed
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
 from claudebuild.run.remote_cache import open_remote_cache
@@ -47,9 +47,9 @@ from claudebuild.repo.git import changed_since as changed_files_since, open_repo
 from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.pipeline.report import Report, build_report, limited_to, normalize_path
 from claudebuild.secrets.scan import SecretScanner, scanned_view
-from claudebuild.engine.store import read_task_value, read_task_values, result_to_values, values_to_result
-from claudebuild.engine.tasks import report_task, result_is_current, reusable, working_tree_hash
-from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
+from claudebuild.engine.store import read_task_values, values_to_result
+from claudebuild.engine.tasks import result_is_current, reusable, working_tree_hash
+from claudebuild.run.throttle import ThrottleGate, TokenBucket
 from claudebuild.pipeline.triage import (FindingRecord, Suppression, load_source_lines, read_baseline, read_suppressions,
                                          trusted_marker_lines)
 
@@ -208,36 +208,13 @@ class Build:
 
     # -- doit namespace ---------------------------------------------------
     def task_creators(self, report: Callable[[], None]) -> dict[str, Callable[[], Any]]:
-        """doit's task creators: the analyze (and verify) tasks, and `report` running `report`, the
-        publishing step's action (claudebuild/publish/, which run/ does not import)."""
-
-        def task_analyze() -> Any:
-            """analyze every chunk with claude -p (cached by content)"""
-            jobs = self.plan().jobs
-            if self.doit_chunks is None and self.stale_only:
-                self.doit_chunks = frozenset(item.chunk for item in self.pending_chunks())
-                self.forget_stored()  # doit's own checks of those chunks look at their files again
-                if not self.doit_chunks:
-                    self.say("claudebuild: every chunk is up to date")
-            if self.doit_chunks is not None:  # a verify item needs its job too (its analysis is then up to date)
-                jobs = tuple(job for job in jobs if job.chunk.id in self.doit_chunks or job.verify_task in self.doit_chunks)
-            return check_tasks(jobs, self.config.checks, action_for=self._analyze_action, uptodate_for=self._uptodate_for,
-                               verify_action_for=self._verify_action, verify_uptodate_for=self._verify_uptodate_for)
-
-        def task_report() -> Any:
-            """merge every chunk's result into the report"""
-            return report_task(report)
-
-        return {"task_analyze": task_analyze, "task_report": task_report}
+        """doit's task creators (run/actions.py); `report` is the `report` task's action, the publishing
+        step's (claudebuild/publish/, which run/ does not import)."""
+        return task_creators(self, report)
 
     def group_names(self) -> frozenset[str]:
         """The doit group tasks: running one of them runs what is stale among its subtasks."""
         return frozenset({"analyze", "report", "verify", *(check.name for check in self.config.checks)})
-
-    def _uptodate_for(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
-        if job.answer_digest == self.context.answer_digest:
-            return self.is_current
-        return result_is_current(working_tree_hash(str(self.config.root), DEFAULT_HASHER), job.answer_digest)
 
     def job_context(self, job: Job) -> AnalysisContext:
         """The run's context with the job's settings; the coordinators (gate, budget, tokens) stay shared."""
@@ -248,64 +225,6 @@ class Build:
             context = self._job_contexts[job.answer_digest] = replace(self.context, config=job.config,
                                                                        answer_digest=job.answer_digest)
         return context
-
-    def _verified_result(self, job: Job) -> ChunkResult | None:
-        """The job's stored analysis, as its check reports it, if it is current (only that is verified)."""
-        values = read_task_values(self.config.db_path, [job.task]).get(job.task)
-        if not values or not self.current(job.chunk, values):
-            return None
-        return check_view(values_to_result(values), self.config)
-
-    def _verify_uptodate_for(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
-        def uptodate(task: Any, values: dict[str, Any]) -> bool:
-            result = self._verified_result(job)
-            return result is None or job.verify is None or not missing_keys(job.chunk, result, job.verify, values)
-
-        return uptodate
-
-    def _verify_action(self, job: Job) -> Callable[[], Any]:
-        def action() -> Any:
-            previous = read_task_values(self.config.db_path, [job.verify_task]).get(job.verify_task)
-            result = self._verified_result(job)
-            if result is None or job.verify is None:
-                return previous or {}
-            try:
-                run = verify_chunk(self.job_context(job), job.chunk, result, job.verify, previous)
-            except RunAborted as aborted:
-                raise StepFailed(str(aborted)) from None
-            except ClaudebuildError as error:
-                self.stop(str(error))
-                raise StepFailed(str(error)) from None
-            if run.declined:
-                self.say(f"   SKIP  verifying {run.declined} finding(s) of {job.chunk.id}  (run budget reached)")
-            return run.values
-
-        action.__name__ = f"verify_{job.chunk.id}"
-        return action
-
-    def _analyze_action(self, job: Job) -> Callable[[], Any]:
-        chunk = job.chunk
-
-        def action() -> Any:
-            name = job.task
-            previous = read_task_value(self.config.db_path, name)
-            if previous and self.current(chunk, previous):
-                self.say(f"   reuse {chunk.id}  (stored result matches these files)")
-                return previous
-            try:
-                result = analyze_chunk(self.job_context(job), chunk)
-            except RunAborted as aborted:
-                raise StepFailed(str(aborted)) from None
-            except ClaudebuildError as error:  # e.g. the CLI is missing: no chunk can succeed
-                self.stop(str(error))
-                raise StepFailed(str(error)) from None
-            if result is None:  # the run budget would be passed: keep what was stored, touch nothing
-                self.say(f"   SKIP  {chunk.id}  (run budget reached)")
-                return previous or {}
-            return result_to_values(replace(result, check=job.check) if job.check else result)
-
-        action.__name__ = f"analyze_{chunk.id}"
-        return action
 
     # -- results ----------------------------------------------------------
     def current_report(self, previous: tuple[FindingRecord, ...] | None = None) -> Report:
