@@ -22,6 +22,7 @@ from claudebuild.run.build import Build
 from claudebuild.run.calllog import read_call_log
 from claudebuild.repo.state_dir import ensure_own_state
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
+from claudebuild.fakeapi.conversation import request_chars, tokens_for
 from claudebuild.main import main
 from claudebuild.engine.store import read_task_values
 
@@ -395,12 +396,16 @@ def test_non_utf8_and_binary_files_are_counted_skips(make_repo: Callable[..., Pa
 
 def test_a_tokens_per_minute_limit_is_respected_without_429s(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
     root = make_repo(modules(4), config="max_files_per_chunk = 1\n" + FAST_RETRIES)
-    fake_api.tokens_per_minute = 1780  # each request is ~460 input tokens: the 4th of a burst does not fit
+    assert run(root, jobs=4) == 0  # unlimited, to learn what one request costs with this CLI and prompt
+    limit = int(3.5 * max(tokens_for(request_chars(request.body)) for request in fake_api.message_requests()))
+    (root / ".claudebuild").rename(root.parent / "measured-state")
+    fake_api.reset()
+    fake_api.tokens_per_minute = limit  # 3 requests of a burst fit, the 4th does not
     assert run(root, jobs=4) == 0
     throttled = [request for request in fake_api.message_requests() if request.status == 429]
     assert throttled, "the server's limit should bite without --tpm"
     (root / ".claudebuild").rename(root.parent / "first-state")  # analyze everything again
     fake_api.reset()  # a fresh, full bucket on the server too
-    assert run(root, "--tpm", "1780", jobs=4) == 0
+    assert run(root, "--tpm", str(limit), jobs=4) == 0
     assert [request.status for request in fake_api.message_requests()] == [200] * 4
     assert len(ok_chunks(root)) == 4
