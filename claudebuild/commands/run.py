@@ -11,10 +11,8 @@ from claudebuild.publish.publisher import for_output, print_annotations, publish
 from claudebuild.run.build import Build
 from claudebuild.run.plan import Shard
 from claudebuild.config import Config
-from claudebuild.engine.loader import run_doit
 from claudebuild.errors import ClaudebuildError
 from claudebuild.render import terminal
-from claudebuild.render.formats import FORMATS
 from claudebuild.pipeline.report import exit_status
 from claudebuild.engine.tasks import analyze_task_name
 from claudebuild.untrusted_text import terminal_text
@@ -37,6 +35,8 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
         build.annotate = print_format != "github"
         code = run(build, list(targets), jobs, doit_args, max_cost)
         if print_format:
+            from claudebuild.render.formats import FORMATS
+
             sys.stdout.write(FORMATS[print_format][1](for_output(build, build.last_report or build.current_report())))
             sys.stdout.flush()
         return code
@@ -57,7 +57,11 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
             build.runner.ensure_supported()  # a missing or old CLI is one line here, not one per chunk
         if max_cost is not None:
             targets = _apply_budget(build, pending, max_cost, targets)
-        doit_code = run_doit(build, ["run", "-n", str(jobs), *doit_args, *targets]) if targets else 0
+        doit_code = 0
+        if targets:
+            from claudebuild.engine.loader import run_doit  # doit itself only when there is work for it
+
+            doit_code = run_doit(build, ["run", "-n", str(jobs), *doit_args, *targets])
     except KeyboardInterrupt:
         report = build.current_report()
         print(f"claudebuild: interrupted; the {report.fresh} chunks finished this run are saved: rerun to do the rest",
@@ -190,6 +194,8 @@ def run_passthrough(config: Config, argv: Sequence[str]) -> int:
     """Any other doit command (list, info, forget, dumpdb, ...) exactly as doit runs it, except that
     a task name that does not exist is one line (doit's `info` prints a traceback) and doit's
     usage errors exit 2."""
+    from claudebuild.engine.loader import run_doit
+
     with Build(config) as build:
         if argv and argv[0] in NAMES_TASKS:
             known = {"analyze", "report", *(check.name for check in config.checks),

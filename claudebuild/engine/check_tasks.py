@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from doit.tools import config_changed
-
 from claudebuild.checks import Check
 from claudebuild.engine.tasks import ANALYZE, describe, doit_action
 from claudebuild.run.jobs import Job
@@ -31,6 +29,8 @@ def check_tasks(
     verify_uptodate_for: Callable[[Job], Callable[[Any, dict[str, Any]], bool]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The body of `task_analyze`: group docs first, then one subtask per job (and per verified job)."""
+    from doit.tools import config_changed  # here, not at the top: a no-op run never builds a task
+
     verifying = [job for job in jobs if job.verify is not None] if verify_action_for and verify_uptodate_for else []
     also = [VERIFY] if verifying else []
     if not checks:

@@ -12,7 +12,6 @@ the reporter's lock.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from typing import TextIO
@@ -23,15 +22,16 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from claudebuild.engine.echo import echo, views as _views, views_lock as _views_lock
 from claudebuild.engine.progress_state import Snapshot, format_seconds
+
+__all__ = ["LiveView", "echo", "render"]
 
 REFRESH_PER_SECOND = 4
 BAR_WIDTH = 40
 CHUNK_COLUMN = 60
 """Chunk ids are cut to this width so a long path never wraps a worker line."""
 
-_views: dict[int, LiveView] = {}  # id(stream) -> the view showing on it
-_views_lock = threading.Lock()
 
 
 def render(snap: Snapshot) -> RenderableType:
@@ -143,20 +143,3 @@ class LiveView:
     def print(self, line: str) -> None:
         """A whole line above the view (rich moves the view down), never into the middle of a frame."""
         self.console.print(Text(line), soft_wrap=True)
-
-
-def echo(text: str, file: TextIO | None = None) -> None:
-    """Print whole lines without tearing a live view on the same stream; a plain write + flush otherwise.
-
-    This is how code outside the reporter (e.g. `Build._say`) should write while
-    a build runs: rich only keeps its frame intact for output that goes through it.
-    """
-    stream = file if file is not None else sys.stdout
-    with _views_lock:
-        view = _views.get(id(stream))
-    if view is not None and view.showing:
-        for line in text.splitlines() or [""]:
-            view.print(line)
-        return
-    stream.write(text + "\n")
-    stream.flush()

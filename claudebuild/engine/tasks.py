@@ -14,9 +14,6 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from doit.exceptions import TaskFailed
-from doit.tools import config_changed
-
 from claudebuild.errors import StepFailed
 from claudebuild.hashing import ContentHasher
 from claudebuild.model import ANALYZE_PREFIX, Chunk
@@ -74,6 +71,8 @@ def doit_action(action: Callable[[], Any]) -> Callable[[], Any]:
     """The task action doit runs: `action`'s value, or doit's `TaskFailed` for a `StepFailed`
     (a failed task, the run goes on); the rest of the code never sees doit's types."""
 
+    from doit.exceptions import TaskFailed  # here, not at the top: a no-op run never builds a task
+
     @functools.wraps(action)
     def run() -> Any:
         try:
@@ -98,6 +97,8 @@ def analyze_tasks(
     uptodate: Callable[[Any, dict[str, Any]], bool],
 ) -> Iterator[dict[str, Any]]:
     """The body of `task_analyze`: the group's doc first, then one subtask per chunk."""
+    from doit.tools import config_changed
+
     yield {"basename": ANALYZE, "name": None, "doc": "analyze every chunk with claude -p (cached by content)"}
     for chunk in chunks:
         yield {

@@ -17,7 +17,6 @@ from claudebuild.errors import StepFailed
 from claudebuild.pipeline.report import Report, exit_status
 from claudebuild.pipeline.triage import load_previous_report
 from claudebuild.render import github, terminal
-from claudebuild.render.formats import FORMATS
 from claudebuild.render.paths import with_path_prefix
 from claudebuild.repo.git import worktree_prefix
 from claudebuild.run.build import Build
@@ -27,6 +26,8 @@ def publish(build: Build, *, ci: bool = True) -> tuple[Report, tuple[str, ...]]:
     """Build the report, drop results of chunks that no longer exist, write the configured formats.
 
     `ci`: also append the step summary on GitHub Actions (once per command; `merge` leaves it to `report`)."""
+    from claudebuild.render.formats import FORMATS  # every renderer: loaded only by a command that writes reports
+
     config = build.config
     plan = build.plan()
     build.forget_stored()  # chunks may have finished since the last look (the report task runs inside doit)

@@ -41,7 +41,7 @@ from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
 from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, ChunkResult, Finding
-from claudebuild.engine.reporter import echo
+from claudebuild.engine.echo import echo
 from claudebuild.pipeline.prompt import answer_key
 from claudebuild.repo.git import changed_since as changed_files_since, open_repo_files
 from claudebuild.repo.state_dir import ensure_own_state
