@@ -44,8 +44,7 @@ class ContentHasher:
     def hash_file(self, path: str | os.PathLike[str]) -> str:
         key = _key(path)
         if key in self._fresh:
-            with self._lock:
-                fresh = self._memo.get(key) if key in self._fresh else None
+            fresh = self._memo.get(key)  # no lock: one dict read, and `remember` replaces entries whole
             if fresh is not None:
                 return fresh[1]
         signature = stat_signature(os.stat(key))

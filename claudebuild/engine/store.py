@@ -241,11 +241,29 @@ def result_to_values(result: ChunkResult) -> dict[str, Any]:
     return values
 
 
+_SENT_FIELDS = frozenset(f.name for f in fields(SentFile))
+
+
 def values_to_result(values: dict[str, Any]) -> ChunkResult:
-    known = {key: value for key, value in values.items() if key in _RESULT_FIELDS}
+    """A stored result as a `ChunkResult`. A report reads every chunk's, so a complete record (every
+    field present, as `result_to_values` writes them) is filled in directly rather than through the
+    frozen dataclasses' field-by-field `__init__`; anything else goes through `__init__`."""
+    known = {key: values[key] for key in _RESULT_FIELDS.intersection(values)}
     known["raw_findings"] = tuple(item for item in known.get("raw_findings") or () if isinstance(item, dict))
-    known["sent"] = tuple(SentFile(**item) for item in known.get("sent") or () if isinstance(item, dict))
-    return ChunkResult(**known)
+    known["sent"] = tuple(_sent_file(item) for item in known.get("sent") or () if isinstance(item, dict))
+    if len(known) != len(_RESULT_FIELDS):
+        return ChunkResult(**known)
+    result = object.__new__(ChunkResult)
+    result.__dict__.update(known)
+    return result
+
+
+def _sent_file(item: dict[str, Any]) -> SentFile:
+    if item.keys() != _SENT_FIELDS:
+        return SentFile(**item)
+    sent = object.__new__(SentFile)
+    sent.__dict__.update(item)
+    return sent
 
 
 def save_values(db_path: Path, task_name: str, values: dict[str, Any]) -> None:

@@ -50,21 +50,20 @@ def result_is_current(hash_of: Callable[[str], str], answer_digest: str) -> Call
     return uptodate
 
 
-def covers(chunk: Chunk, values: dict[str, Any]) -> bool:
-    """The stored result was made from exactly this chunk's files (not a subset, as the
-    pre-commit hook stores when some files are untracked)."""
-    sent = values.get("sent") or []
-    try:
-        return {item["path"] for item in sent} == set(chunk.paths)
-    except (KeyError, TypeError):
-        return False
-
-
 def reusable(chunk: Chunk, values: dict[str, Any], hash_of: Callable[[str], str], answer_digest: str) -> bool:
     """The one test of "may this stored result stand in for a call": ok, made with these settings
     (`answer_digest`), from exactly this chunk's files with the contents `hash_of` gives now (the
-    working tree for a run and `merge`, the git index for the pre-commit hook)."""
-    return result_is_current(hash_of, answer_digest)(None, values) and covers(chunk, values)
+    working tree for a run and `merge`, the git index for the pre-commit hook). Asked for every chunk
+    of a no-op run, so the file set is compared before any file is hashed."""
+    if values.get("status") != "ok" or values.get("answer_digest") != answer_digest:
+        return False
+    sent = values.get("sent") or []
+    try:
+        if not sent or {item["path"] for item in sent} != set(chunk.paths):
+            return False
+        return all(hash_of(item["path"]) == item["hash"] for item in sent)
+    except (OSError, KeyError, TypeError):
+        return False
 
 
 def doit_action(action: Callable[[], Any]) -> Callable[[], Any]:

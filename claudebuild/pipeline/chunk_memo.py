@@ -50,9 +50,18 @@ def _read(path: Path, key: str) -> tuple[CheckChunk, ...] | None:
         document = orjson.loads(path.read_bytes())
         if document["key"] != key:
             return None
-        return tuple(CheckChunk(str(check), Chunk(str(chunk_id), tuple(ChunkPart(str(p), int(part), int(parts))
-                                                                     for p, part, parts in parts_)),
+        return tuple(CheckChunk(str(check), Chunk(str(chunk_id), tuple(_part(*part) for part in parts_)),
                                 tuple(int(rule) for rule in rules))
                      for check, chunk_id, parts_, rules in document["plan"])
     except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
+
+
+def _part(path: object, part: object, parts: object) -> ChunkPart:
+    """A stored part, checked and filled in directly: a no-op run reads every one of them (tens of
+    thousands), and the frozen dataclass's field-by-field `__init__` would be most of that cost."""
+    if type(path) is not str or type(part) is not int or type(parts) is not int:
+        raise TypeError("not a stored chunk part")
+    made = object.__new__(ChunkPart)
+    made.__dict__.update(path=path, part=part, parts=parts)
+    return made

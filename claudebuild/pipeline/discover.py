@@ -134,6 +134,13 @@ def discover_files(root: Path, *, max_file_bytes: int, extra_ignore: Sequence[st
     files: list[SourceFile] = []
     seeds: list[tuple[str, StatSignature, str]] = []
     base = os.path.join(root, "")
+    if memo is not None:  # most files of a rerun are unchanged: their verdicts in one pass
+        reused, candidates, seeds = memo.reuse_unchanged(candidates, base)
+        for reused_outcome in reused:
+            if isinstance(reused_outcome, SourceFile):
+                files.append(reused_outcome)
+            else:
+                skipped.append(reused_outcome)
     for path in candidates:
         outcome = _classify(root, path, claudeignore, max_file_bytes, screen, memo, seeds, base)
         if isinstance(outcome, SourceFile):

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -305,7 +306,11 @@ class Build:
         """The stored result is ok and was made, with these settings, from exactly these files as they are now."""
         job = self.plan().job(chunk.id) if self.config.checks or self.config.rules else None
         digest = self.context.answer_digest if job is None else job.answer_digest
-        return reusable(chunk, values, working_tree_hash(str(self.config.root), DEFAULT_HASHER), digest)
+        return reusable(chunk, values, self._tree_hash, digest)
+
+    @cached_property
+    def _tree_hash(self) -> Callable[[str], str]:
+        return working_tree_hash(str(self.config.root), DEFAULT_HASHER)
 
     def pending_chunks(self) -> list[PendingChunk]:
         """Chunks whose stored result is missing or out of date, with a cost estimate each, best first."""
