@@ -319,8 +319,8 @@ class Build:
         models = {job.task: job.config.model for job in plan.jobs}
         stored = self.stored_values()
         sizes = {file.path: file.size for file in plan.discovery.files}
-        results = self.stored_results()
-        history = CostHistory(tuple((r.cost_usd, r.bytes_sent) for r in results.values() if r.status == "ok"))
+        history = CostHistory(tuple((_number(values.get("cost_usd")), int(_number(values.get("bytes_sent"))))
+                                    for values in stored.values() if values.get("status") == "ok"))
         pending: list[PendingChunk] = []
         current: set[str] = set()
         for name, chunk in names.items():
@@ -329,13 +329,14 @@ class Build:
                 current.add(chunk.id)
                 continue
             size = sum(sizes.get(part.path, 0) // part.parts for part in chunk.parts)
-            past = results.get(name)
-            cost = estimate(models[name], size, past.cost_usd if past else None,
-                            past.bytes_sent if past else None, history)
+            past = stored.get(name)  # the values themselves: no result objects for a cost estimate
+            cost = estimate(models[name], size, _number(past.get("cost_usd")) if past else None,
+                            int(_number(past.get("bytes_sent"))) if past else None, history)
             pending.append(PendingChunk(chunk.id, "changed" if values else "new", size, cost))
         verifying = [job for job in plan.jobs if job.verify is not None]
         if verifying:  # --max-cost counts verification: expected per chunk to analyze, known per analyzed one
             verify_values = read_task_values(self.config.db_path, [job.verify_task for job in verifying])
+            results = self.stored_results()
             by_id = {names_id: check_view(results[task], self.config) for task, names_id in
                      ((job.task, job.chunk.id) for job in verifying) if task in results}
             extra, verify_only = verification_estimates(verifying, by_id, verify_values, sizes, current)
@@ -379,3 +380,7 @@ class Build:
         with self._print_lock:
             echo(text, sys.stderr)
 
+
+def _number(value: Any) -> float:
+    """A stored figure (cost, bytes) as a number; 0 for anything else."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
