@@ -15,6 +15,7 @@ import pytest
 
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.engine.store import read_task_values
+from claudebuild.repo.state_dir import ensure_own_state
 from conftest import needs_claude, run_cli
 
 pytestmark = [pytest.mark.e2e, needs_claude]
@@ -91,7 +92,7 @@ def test_a_closed_output_pipe_ends_output_quietly_and_the_run_finishes(
 
 def test_doit_commands_on_a_truncated_database_give_one_line_not_a_traceback(make_repo: Callable[..., Path]) -> None:
     root = make_repo(modules(1))
-    (root / ".claudebuild").mkdir()
+    ensure_own_state(root, ".claudebuild")  # claudebuild's own state dir (outside git it is marked), then broken
     (root / ".claudebuild" / "doit.sqlite").write_bytes(b"SQLite format 3\0" + b"\x01" * 50)
     listed = run_cli(["list"], cwd=root)
 
