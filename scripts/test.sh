@@ -31,8 +31,14 @@ fi
 # one (both versions: claudebuild/__init__.py), which must then be present.
 export CLAUDEBUILD_CLAUDE="$PWD/tools/node_modules/.bin/claude"
 export CLAUDEBUILD_CLAUDE_NEWEST="$PWD/tools-newest/node_modules/.bin/claude"
+# The suite is CPU-bound (each real CLI start costs ~1 CPU-second) and one pytest process keeps ~1.5 of 2 cores
+# busy, so tests run on one worker per core (pytest-xdist); `-n 0` (or any -n/--numprocesses given) overrides it.
+workers=(-n "${CLAUDEBUILD_TEST_WORKERS:-auto}")
+for arg in "$@"; do
+    case "$arg" in -n|-n*|--numprocesses|--numprocesses=*) workers=() ;; esac
+done
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest "${workers[@]}" "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "test: pytest collected no tests; that is a failure" >&2
     exit 1
