@@ -54,7 +54,7 @@ class Config:
     model: str = DEFAULT_MODEL
     instructions: str = DEFAULT_INSTRUCTIONS
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    max_files_per_chunk: int = 6
+    max_files_per_chunk: int = 20
     max_chunk_bytes: int = 25_000
     max_file_bytes: int = 1_000_000
     max_turns: int = 3

@@ -12,7 +12,7 @@ from claudebuild.errors import ClaudebuildError
 
 def test_defaults_apply_without_any_file(tmp_path: Path) -> None:
     config = load_config(tmp_path)
-    assert config.max_files_per_chunk == 6 and config.max_chunk_bytes == 25_000 and config.root == tmp_path.resolve()
+    assert config.max_files_per_chunk == 20 and config.max_chunk_bytes == 25_000 and config.root == tmp_path.resolve()
 
 
 def test_claudebuild_toml_overrides_pyproject(tmp_path: Path) -> None:
