@@ -21,11 +21,11 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from claudebuild.run.analyze import analyze_chunk
 from claudebuild.run.build import Build
@@ -47,6 +47,7 @@ from claudebuild.pipeline.triage import gate_failures
 from claudebuild.untrusted_text import terminal_text
 
 HOOK_MARKER = "# installed by claudebuild"
+Done = TypeVar("Done")
 
 
 def run_hook(config: Config, files: Sequence[str], *, fail_on: str, jobs: int, out: TextIO | None = None) -> int:
@@ -87,6 +88,15 @@ def _plan(build: Build, touched: set[str]) -> Plan:
     return build.plan()
 
 
+def _in_parallel(call: Callable[..., Done], workers: int, *items: Iterable[Any]) -> list[Done]:
+    """`call` over `items` on `workers` threads; a stop of the whole run (Ctrl-C, a bad login) as one line."""
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return list(pool.map(call, *items))
+    except RunAborted as aborted:
+        raise ClaudebuildError(str(aborted)) from None
+
+
 def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers: int, out: TextIO) -> int:
     root = build.config.root
     staged = set(staged_paths(root))
@@ -120,15 +130,11 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers:
             return values_to_result(previous), True
         result = analyze_chunk(context, chunk)
         if result is not None:
-            result = replace(result, check=job.check) if job.check else result
+            result = job.tagged(result)
             save_values(build.config.db_path, job.task, result_to_values(result))
         return result, False
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            outcomes = list(pool.map(review, jobs, committed))
-    except RunAborted as aborted:
-        raise ClaudebuildError(str(aborted)) from None
+    outcomes = _in_parallel(review, workers, jobs, committed)
     results = {chunk.id: check_view(result, build.config)
                for chunk, (result, _) in zip(committed, outcomes) if result is not None}
     verifying = [replace(job, chunk=chunk) for job, chunk in zip(jobs, committed)
@@ -142,11 +148,7 @@ def _review_staged(build: Build, files: Sequence[str], *, fail_on: str, workers:
         save_values(build.config.db_path, job.verify_task, values)
         return job.verify_task, values
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            verify_values = dict(pool.map(verify, verifying))
-    except RunAborted as aborted:
-        raise ClaudebuildError(str(aborted)) from None
+    verify_values = dict(_in_parallel(verify, workers, verifying))
     reused = sum(1 for _, from_cache in outcomes if from_cache)
     config = build.config
     lines: dict[str, list[str]] = {}

@@ -7,7 +7,6 @@ which run/ does not import.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from claudebuild.engine.check_tasks import check_tasks
@@ -75,7 +74,7 @@ class TaskActions:
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 build.say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
-            return result_to_values(replace(result, check=job.check) if job.check else result)
+            return result_to_values(job.tagged(result))
 
         action.__name__ = f"analyze_{chunk.id}"
         return action

@@ -37,6 +37,10 @@ class Job:
     def verify_task(self) -> str:
         return verify_task_name(self.chunk.id)
 
+    def tagged(self, result: ChunkResult) -> ChunkResult:
+        """`result` as this job stores it: tagged with its check's name (the default review has none)."""
+        return replace(result, check=self.check) if self.check else result
+
 
 def make_jobs(config: Config, planned: tuple[CheckChunk, ...]) -> tuple[Job, ...]:
     """A job per planned chunk; jobs sharing a check and rule set share one config (and digest)."""
