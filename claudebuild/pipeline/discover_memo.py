@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -103,7 +103,7 @@ class DiscoveryMemo:
         """`name_verdict` and `verdict` for many paths in one tight loop (one lstat each): the outcomes
         reused, the paths left to classify (in order), and (absolute path, signature, digest) of each
         file reused with its content hash, to seed the hasher. `base` is the root with a trailing "/"."""
-        old, new, flagged, lstat = self._old, self._new, self._flagged, os.lstat
+        old, new, lstat = self._old, self._new, os.lstat
         outcomes: list[Outcome] = []
         rest: list[str] = []
         seeds: list[tuple[str, StatSignature, str]] = []
@@ -127,15 +127,10 @@ class DiscoveryMemo:
             except OSError:
                 rest.append(path)
                 continue
-            if (len(entry) != 8 or entry[0] != info.st_mtime_ns or entry[1] != info.st_size or entry[2] != info.st_ino
-                    or entry[3] != info.st_ctime_ns or type(entry[4]) is not int or type(entry[5]) is not str
-                    or type(entry[6]) is not str):
+            if not _matches(entry, info):
                 rest.append(path)
                 continue
-            new[path] = entry
-            if entry[7]:
-                flagged[path] = entry[7]
-            outcomes.append(SkippedFile(path, entry[5]) if entry[5] else SourceFile(path, entry[4]))
+            outcomes.append(self._carry(path, entry))
             if entry[6]:
                 seeds.append((full, (entry[0], entry[1], entry[2], entry[3]), entry[6]))
         self.reused += len(outcomes) - names
@@ -155,16 +150,17 @@ class DiscoveryMemo:
     def verdict(self, path: str, info: os.stat_result) -> Outcome | None:
         """The remembered verdict for `path` if its stat signature is unchanged, else None."""
         entry = self._old.get(path)
-        if not isinstance(entry, list) or len(entry) != 8 or entry[:4] != list(stat_signature(info)):
+        if not _matches(entry, info):
             return None
-        size, reason, digest, flagged = entry[4:]
-        if not isinstance(size, int) or not isinstance(reason, str) or not isinstance(digest, str):
-            return None
-        self._new[path] = entry
-        if flagged:
-            self._flagged[path] = flagged
         self.reused += 1
-        return SkippedFile(path, reason) if reason else SourceFile(path, size)
+        return self._carry(path, entry)
+
+    def _carry(self, path: str, entry: list[Any]) -> Outcome:
+        """Carry a matching full entry into this run's memo (flag included); its verdict."""
+        self._new[path] = entry
+        if entry[7]:
+            self._flagged[path] = entry[7]
+        return SkippedFile(path, entry[5]) if entry[5] else SourceFile(path, entry[4])
 
     def digest(self, path: str) -> str:
         """The content hash recorded with `path`'s verdict this run ("" when its content was not read)."""
@@ -199,3 +195,11 @@ class DiscoveryMemo:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, orjson.dumps({"settings": self.settings, "entries": self._new}).decode())
+
+
+def _matches(entry: object, info: os.stat_result) -> TypeGuard[list[Any]]:
+    """`entry` is a full verdict (stat signature, size, reason, digest, flag) whose signature is `info`'s:
+    the one test of "unchanged since the memo was written", for one file and for the whole-tree pass."""
+    return (type(entry) is list and len(entry) == 8 and entry[0] == info.st_mtime_ns and entry[1] == info.st_size
+            and entry[2] == info.st_ino and entry[3] == info.st_ctime_ns and type(entry[4]) is int
+            and type(entry[5]) is str and type(entry[6]) is str)
