@@ -33,7 +33,8 @@ export CLAUDEBUILD_CLAUDE="$PWD/tools/node_modules/.bin/claude"
 export CLAUDEBUILD_CLAUDE_NEWEST="$PWD/tools-newest/node_modules/.bin/claude"
 # The suite is CPU-bound (each real CLI start costs ~1 CPU-second) and one pytest process keeps ~1.5 of 2 cores
 # busy, so tests run on one worker per core (pytest-xdist); `-n 0` (or any -n/--numprocesses given) overrides it.
-workers=(-n "${CLAUDEBUILD_TEST_WORKERS:-auto}")
+# Work stealing: an idle worker takes half of another's queue, so the run never ends on one worker alone.
+workers=(-n "${CLAUDEBUILD_TEST_WORKERS:-auto}" --dist worksteal)
 for arg in "$@"; do
     case "$arg" in -n|-n*|--numprocesses|--numprocesses=*) workers=() ;; esac
 done

@@ -64,10 +64,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """An end-to-end test that runs the real CLI against the fake API (the `fake_api` fixture) is `slow`:
     each CLI start costs about a CPU-second. `-m "not slow"` keeps the unit tests and the quick
-    end-to-end ones (refusals, errors before any call); a slow test without that fixture is marked by hand."""
+    end-to-end ones (refusals, errors before any call); a slow test without that fixture is marked by hand.
+
+    Slow tests then run first (a stable sort, so every xdist worker collects the same order): with the quick
+    ones last, a worker that finishes early fills the tail with unit tests instead of idling beside the one
+    still running a 60-second scenario."""
     for item in items:
         if item.get_closest_marker("e2e") is not None and "fake_api" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
