@@ -105,3 +105,15 @@ def test_discovery_with_a_memo_gives_the_same_answer_as_without(tmp_path: Path) 
     second = discover_files(root, max_file_bytes=1000, memo=again)
     assert first == plain and second == plain
     assert again.reused == 3  # a.py, c.bin, e.py: the name-only verdicts are not counted
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_and_the_memo_is_still_written(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    old_file(root, "a.py", "x = 1\n")
+    (root / os.fsdecode(b"bad\xff.py")).write_text("y = 2\n")
+    memo = memo_after(tmp_path / "memo.json")
+    found = discover_files(root, max_file_bytes=1000, memo=memo)
+    memo.save()
+    assert [s.reason for s in found.skipped] == ["not-utf8"]
+    again = memo_after(tmp_path / "memo.json")
+    assert discover_files(root, max_file_bytes=1000, memo=again) == found

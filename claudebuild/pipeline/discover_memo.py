@@ -178,7 +178,10 @@ class DiscoveryMemo:
         return dict(self._flagged)
 
     def remember_name(self, path: str, reason: str) -> None:
-        self._new[path] = [reason]
+        """Record a verdict from the name alone; not for a name that is not UTF-8 (os.fsdecode's surrogates
+        cannot be written as JSON: such a name is judged again next run, from its name, which is cheap)."""
+        if path.isascii() or _encodable(path):
+            self._new[path] = [reason]
 
     def remember(self, path: str, info: os.stat_result, outcome: Outcome, digest: str) -> None:
         """Record a fresh verdict (one that is never reused when the file changed too recently to trust
@@ -195,6 +198,14 @@ class DiscoveryMemo:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, orjson.dumps({"settings": self.settings, "entries": self._new}).decode())
+
+
+def _encodable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _matches(entry: object, info: os.stat_result) -> TypeGuard[list[Any]]:
