@@ -312,6 +312,15 @@ def test_an_untracked_state_dir_is_accepted(repo: Path) -> None:
     ensure_untracked_state(repo, ".claudebuild")
 
 
+def test_in_git_the_state_dir_ignores_itself_so_add_all_never_stages_it(repo: Path) -> None:
+    commit_all(repo, "base")
+    ensure_own_state(repo, ".claudebuild")
+    write(repo, ".claudebuild/doit.sqlite", "mine")
+    assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+    git(repo, "add", "-A")
+    assert git(repo, "ls-files", ".claudebuild") == ""
+
+
 def test_without_git_a_state_dir_claudebuild_made_is_accepted_again(tmp_path: Path) -> None:
     ensure_own_state(tmp_path, ".claudebuild")
     write(tmp_path, ".claudebuild/doit.sqlite", "mine")

@@ -26,6 +26,7 @@ def ensure_own_state(root: Path, state_dir: str) -> None:
     """Refuse a state directory that is outside `root`, tracked by git or, outside git, not claudebuild's
     own; outside git, make (or take, while it holds nothing claudebuild reads) and mark it."""
     if ensure_untracked_state(root, state_dir):
+        _ignore_itself(Path(os.path.realpath(root / state_dir)))
         return
     state = Path(os.path.realpath(root / state_dir))
     state.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,15 @@ def ensure_own_state(root: Path, state_dir: str) -> None:
     name = state_dir.strip("/")
     raise ClaudebuildError(f"{name}/ was not made here by claudebuild (it came with the files, e.g. from an archive or "
                            f"a copy), so its cached results could be forged: delete {name}/ and run again")
+
+
+def _ignore_itself(state: Path) -> None:
+    """A `.gitignore` of `*` in the state dir, as pytest and mypy put in their caches: `git add -A` never
+    stages it (a tracked state dir is refused) and `git status` stays clean, with nothing to configure."""
+    ignore = state / ".gitignore"
+    if not os.path.lexists(ignore):
+        state.mkdir(parents=True, exist_ok=True)
+        write_atomic(ignore, "# claudebuild's state: never committed\n*\n")
 
 
 def _mark(state: Path) -> str | None:
