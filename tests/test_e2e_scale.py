@@ -214,3 +214,82 @@ def test_plain_doit_shown_only_stale_chunks_still_analyzes_an_edit(repo: Path, f
                            timeout=300, check=False)
     assert again.returncode == 0 and "every chunk is up to date" in again.stdout, again.stdout + again.stderr
     assert len(fake_api.message_requests()) == 1
+
+
+# -- the whole-run fast path (run/noop_stamp.py) ------------------------------------------------------------
+
+def analyze_only(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`claudebuild analyze`: its exit status and what it printed."""
+    code = main(["-C", str(root), "analyze", "-n", "2"])
+    return code, capsys.readouterr().out
+
+
+def never_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self: Build) -> None:
+        raise AssertionError("the fast path must not plan")
+
+    monkeypatch.setattr(Build, "plan", refuse)
+
+
+def test_a_no_op_after_a_no_op_repeats_its_outcome_without_planning(repo: Path, fake_api: FakeAnthropicServer,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    analyze_only(repo, capsys)
+    code, slow = analyze_only(repo, capsys)  # finds nothing to do: stores the stamp
+    before = calls(fake_api)
+    with monkeypatch.context() as patched:
+        never_plans(patched)
+        assert analyze_only(repo, capsys) == (code, slow)
+    assert "every chunk is up to date" in slow and calls(fake_api) == before
+
+
+def test_an_edit_after_a_repeated_no_op_is_analyzed(repo: Path, fake_api: FakeAnthropicServer,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    analyze_only(repo, capsys)
+    analyze_only(repo, capsys)
+    analyze_only(repo, capsys)  # the fast path
+    target = repo / "lib/text.py"
+    old = target.stat()
+    text = target.read_text()
+    target.write_text(text.replace("return text.upper()", "return eval(text)  "))
+    os.utime(target, ns=(old.st_atime_ns, old.st_mtime_ns))  # same size, same mtime
+    fake_api.reset()
+    _, out = analyze_only(repo, capsys)
+    requests = fake_api.message_requests()
+    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text, out
+
+
+def test_forget_after_a_repeated_no_op_analyzes_the_chunk_again(repo: Path, fake_api: FakeAnthropicServer,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    analyze_only(repo, capsys)
+    analyze_only(repo, capsys)
+    build, _ = planned(repo)
+    with build:
+        task = build.plan().jobs[0].task
+    forgot = run_cli(["forget", task], cwd=repo)
+    assert forgot.returncode == 0, forgot.stderr
+    fake_api.reset()
+    analyze_only(repo, capsys)
+    assert calls(fake_api) == 1
+
+
+def test_plain_doit_repeats_a_no_op_without_planning(repo: Path, fake_api: FakeAnthropicServer,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "dodo.py").write_text("from claudebuild.engine import dodo_tasks\n\nglobals().update(dodo_tasks(__file__))\n")
+    (repo / ".gitignore").write_text(".claudebuild/\n__pycache__/\n")
+    analyze_only(repo, capsys)
+    analyze_only(repo, capsys)  # stores the stamp
+    memo = repo / ".claudebuild" / "discovery.json"
+    memo.unlink()  # a run that plans writes it again
+    done = subprocess.run([sys.executable, "-m", "doit", "-n", "2", "analyze"], cwd=repo, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0 and "every chunk is up to date" in done.stdout, done.stdout + done.stderr
+    assert not memo.exists()
+    listed = run_cli(["list", "--all", "--status"], cwd=repo)  # list still sees every chunk
+    assert listed.returncode == 0 and listed.stdout.count("U analyze:") == len(build_ids(repo)), listed.stdout
+
+
+def build_ids(root: Path) -> list[str]:
+    build, _ = planned(root)
+    with build:
+        return [chunk.id for chunk in build.plan().chunks]

@@ -9,6 +9,7 @@ from typing import TextIO
 from claudebuild.run.budget import Budget, PendingChunk, select_within
 from claudebuild.publish.publisher import for_output, print_annotations, publish
 from claudebuild.run.build import Build
+from claudebuild.run.noop_stamp import UP_TO_DATE, NoopStamp, Outcome
 from claudebuild.run.plan import Shard
 from claudebuild.config import Config
 from claudebuild.errors import ClaudebuildError
@@ -22,18 +23,23 @@ SHOWN = 20
 
 def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequence[str] = (),
               *, max_cost: float | None = None, shard: Shard | None = None, print_format: str | None = None,
-              analyze: bool = True, changed_since: str | None = None, out: TextIO | None = None) -> int:
+              analyze: bool = True, changed_since: str | None = None, out: TextIO | None = None,
+              stamp: NoopStamp | None = None) -> int:
     """`doit run -n JOBS <targets>`; the exit code comes from the stored results, not from doit.
 
     Progress and summaries go to `out` (stdout by default); with `print_format` to stderr, so
     stdout carries only that format (and, for `github`, the annotations are that format: they
     are not printed a second time). Without `analyze` (`report --no-analyze`) nothing is
-    analyzed: the report is what is stored."""
+    analyzed: the report is what is stored. With `stamp` (a plain `analyze` that `commands.noop.look_noop`
+    looked at) a run that finds nothing to do records its outcome for the next one."""
     stream = sys.stderr if print_format else out or sys.stdout
-    run = _run if analyze else _report_stored
+    if not (analyze and list(targets) == ["analyze"] and not doit_args and max_cost is None and shard is None
+            and changed_since is None and print_format is None):
+        stamp = None  # only a plain `claudebuild analyze` repeats a no-op's outcome
     with Build(config, shard=shard, changed_since=changed_since, out=stream) as build:  # the whole command, publishing included
         build.annotate = print_format != "github"
-        code = run(build, list(targets), jobs, doit_args, max_cost)
+        code = _run(build, list(targets), jobs, doit_args, max_cost, stamp) if analyze else \
+            _report_stored(build, list(targets), jobs, doit_args, max_cost)
         if print_format:
             from claudebuild.render.formats import FORMATS
 
@@ -42,7 +48,8 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
         return code
 
 
-def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None) -> int:
+def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], max_cost: float | None,
+         stamp: NoopStamp | None = None) -> int:
     config = build.config
     try:
         _announce_scope(build)
@@ -50,7 +57,8 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
             return _nothing_to_do(build)
         pending = build.pending_chunks()
         build.doit_chunks = frozenset(item.chunk for item in pending)  # the rest are current: doit need not see them
-        if not pending and targets == ["analyze"]:
+        noop = not pending and targets == ["analyze"]
+        if noop:
             targets = []  # nothing for doit to do
         _announce(build, pending)
         if pending:
@@ -79,6 +87,8 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
         if "report" not in targets:
             build.say(terminal.render(report))
     code = exit_status(report, fail_on_error=config.fail_on_error, fail_on=config.fail_on, by_check=config.fail_on_by_check)
+    if stamp is not None and noop and not report.failed and not report.pending:
+        build.record_noop(stamp, Outcome(f"{UP_TO_DATE}\n{terminal.render(report)}", code))
     if doit_code not in (0, 1) or (doit_code == 1 and not report.failed and not code):
         return doit_code
     return code
@@ -147,7 +157,7 @@ def _nothing_to_do(build: Build) -> int:
 
 def _announce(build: Build, pending: Sequence[PendingChunk]) -> None:
     if not pending:
-        build.say("claudebuild: every chunk is up to date")
+        build.say(UP_TO_DATE)
         return
     changed = sum(item.reason == "changed" for item in pending)
     verify = sum(item.reason == "verify" for item in pending)

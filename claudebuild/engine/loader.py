@@ -58,7 +58,9 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
     except ClaudebuildError as error:
         raise InvalidDodoFile(str(error)) from None
     build.install_signal_handlers()
-    build.stale_only = runs_only_groups(sys.argv, build.group_names())
+    names = groups_run(sys.argv, build.group_names())
+    build.stale_only = names is not None
+    build.may_repeat_noop = bool(names) and "report" not in (names or ())  # `doit -n 5 analyze`: see `Build.repeats_noop`
     creators = build.task_creators(report_action(build))
 
     def guarded(creator: Any) -> Any:
@@ -85,8 +87,14 @@ def runs_only_groups(argv: Sequence[str], groups: frozenset[str]) -> bool:
     make it check every file of every chunk. Any other command (`list`, `info`, `forget`, ...), a
     named subtask, `--always-execute`, or a command line this cannot read with doit's own parser: all.
     """
+    return groups_run(argv, groups) is not None
+
+
+def groups_run(argv: Sequence[str], groups: frozenset[str]) -> tuple[str, ...] | None:
+    """The group tasks this doit command line runs (() for doit's default tasks), or None when it is not
+    one that only runs group tasks (see `runs_only_groups`)."""
     if not argv or not (os.path.basename(argv[0]) == "doit" or argv[0].endswith(os.path.join("doit", "__main__.py"))):
-        return False
+        return None
     loader_options = [CmdOption(option) for option in (opt_dodo, opt_cwd, opt_seek_file)]
     run_options = [CmdOption(option) for option in (*DoitCmdBase.base_options, opt_dodo, opt_cwd, opt_seek_file,
                                                     *Run.cmd_options)]
@@ -99,11 +107,11 @@ def runs_only_groups(argv: Sequence[str], groups: frozenset[str]) -> bool:
         if words and words[0] == "run":
             words = words[1:]
         elif words and not words[0].startswith("-") and words[0] not in groups:
-            return False  # another command, or a task by name
+            return None  # another command, or a task by name
         options, names = CmdParse(run_options).parse(words)
     except CmdParseError:
-        return False
-    return not options.get("always") and all(name in groups for name in names)
+        return None
+    return tuple(names) if not options.get("always") and all(name in groups for name in names) else None
 
 
 def run_doit(build: Build, argv: Sequence[str]) -> int:

@@ -82,9 +82,14 @@ class DurableSqliteDB:
             return self._conn.execute("select 1 from doit where task_id = ?", (task_id,)).fetchone() is not None
 
     def _write(self, task_id: str) -> None:
+        """Commit the task's row, unless it holds exactly this already: a no-op run (doit saves every group
+        task it runs) then leaves the file untouched, which the whole-run fast path checks (run/noop_stamp.py)."""
+        encoded = self.codec.encode(self._tasks[task_id])
         with self._write_lock:
-            self._conn.execute("insert or replace into doit values (?,?)", (task_id, self.codec.encode(self._tasks[task_id])))
-            self._conn.commit()
+            row = self._conn.execute("select task_data from doit where task_id = ?", (task_id,)).fetchone()
+            if row is None or row[0] != encoded:
+                self._conn.execute("insert or replace into doit values (?,?)", (task_id, encoded))
+                self._conn.commit()
             self._unsaved.discard(task_id)
 
     def dump(self) -> None:

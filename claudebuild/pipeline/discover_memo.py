@@ -167,6 +167,11 @@ class DiscoveryMemo:
         entry = self._new.get(path)
         return entry[6] if entry is not None and len(entry) == 8 else ""
 
+    def newest_change_ns(self) -> int:
+        """The newest ctime among the files this run looked at (0: none): the whole-run fast path
+        trusts a run's view only if no file changed after it began to look (run/noop_stamp.py)."""
+        return max((entry[3] for entry in self._new.values() if len(entry) == 8), default=0)
+
     # -- recording -----------------------------------------------------------
     def flag(self, path: str, note: Any = True) -> None:
         """Mark `path` for the caller with a JSON-able `note` (the secret scan found something in it: its

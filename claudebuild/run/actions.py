@@ -17,6 +17,7 @@ from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.model import ChunkResult
 from claudebuild.run.analyze import analyze_chunk
 from claudebuild.run.jobs import Job, check_view
+from claudebuild.run.noop_stamp import UP_TO_DATE, NoopStamp, Outcome
 from claudebuild.run.throttle import RunAborted
 from claudebuild.run.verify import missing_keys, verify_chunk
 
@@ -32,12 +33,23 @@ def task_creators(build: Build, report: Callable[[], None]) -> dict[str, Callabl
 
     def task_analyze() -> Any:
         """analyze every chunk with claude -p (cached by content)"""
+        stamp = None
+        if build.doit_chunks is None and build.may_repeat_noop:  # `doit -n 5 analyze`: the whole-run fast path
+            stamp = NoopStamp(build.config)
+            build.lock.acquire()  # plain doit holds it until it exits, as `plan` would
+            if stamp.look() is not None:
+                build.doit_chunks = frozenset()
+                build.say(UP_TO_DATE)
+                return check_tasks((), build.config.checks, action_for=actions.analyze,
+                                   uptodate_for=actions.analyze_uptodate)
         jobs = build.plan().jobs
         if build.doit_chunks is None and build.stale_only:
             build.doit_chunks = frozenset(item.chunk for item in build.pending_chunks())
             build.forget_stored()  # doit's own checks of those chunks look at their files again
             if not build.doit_chunks:
-                build.say("claudebuild: every chunk is up to date")
+                build.say(UP_TO_DATE)
+                if stamp is not None:  # doit prints no summary: the stamp says only "nothing to do"
+                    build.record_noop(stamp, Outcome(None, 0))
         if build.doit_chunks is not None:  # a verify item needs its job too (its analysis is then up to date)
             jobs = tuple(job for job in jobs if job.chunk.id in build.doit_chunks or job.verify_task in build.doit_chunks)
         return check_tasks(jobs, build.config.checks, action_for=actions.analyze, uptodate_for=actions.analyze_uptodate,

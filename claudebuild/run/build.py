@@ -40,6 +40,7 @@ from claudebuild.contained import read_contained
 from claudebuild.pipeline.discover_memo import DiscoveryMemo
 from claudebuild.hashing import DEFAULT_HASHER, digest_json
 from claudebuild.run.lock import StateLock
+from claudebuild.run.noop_stamp import NoopStamp, Outcome
 from claudebuild.run.remote_cache import open_remote_cache
 from claudebuild.model import Chunk, ChunkResult, Finding
 from claudebuild.engine.echo import echo
@@ -115,6 +116,9 @@ class Build:
         self.stale_only = False
         """Plain `doit` running group tasks (see `engine.loader.runs_only_groups`): `task_analyze` sets
         `doit_chunks` to the chunks that can be stale, as `claudebuild analyze` does."""
+        self.may_repeat_noop = False
+        """Plain `doit` running only analyze groups (`doit -n 5 analyze`, not `report`): a no-op stamp that
+        still matches (run/noop_stamp.py) gives doit nothing to do without planning."""
         # What publishing (claudebuild/publish/) does once per command, kept with the command's stream:
         self.last_report: Report | None = None  # the one `publish` wrote, with new/fixed against the previous one
         self.annotate = True
@@ -172,6 +176,12 @@ class Build:
         when there is no memo for these settings (then `plan`). Not kept as this build's plan."""
         self.lock.acquire()
         return self.planner.plan_touching(paths)
+
+    def record_noop(self, stamp: NoopStamp, outcome: Outcome) -> None:
+        """After a run that found nothing to do: store `outcome` in `stamp` (looked at before planning) for
+        the next run to repeat, if that is safe (run/noop_stamp.py)."""
+        stamp.record(outcome, discovered_newest_ns=self.memo.newest_change_ns(),
+                     skip_reasons={item.reason for item in self.plan().discovery.skipped})
 
     @property
     def memo(self) -> DiscoveryMemo:
