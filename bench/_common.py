@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -184,27 +185,31 @@ def call_overhead(requests: list[Any]) -> tuple[float, float]:
 
     if not requests:
         return 0.0, 0.0
-    fenced = [_fenced(request.user_text) for request in requests]
+    fenced = [fenced_part(request.user_text) for request in requests]
     overhead_bytes = [request.body_bytes - (len(json.dumps(text, ensure_ascii=False).encode()) - 2)
                       for request, text in zip(requests, fenced)]
     overhead_tokens = [(request_chars(request.body) - len(text)) / 4 for request, text in zip(requests, fenced)]
     return sum(overhead_bytes) / len(requests), sum(overhead_tokens) / len(requests)
 
 
-def _fenced(text: str) -> str:
-    """The user text from the first file fence on: file content with its marks and fences."""
-    index = text.find("<<<cb-")
-    return text[index:] if index >= 0 else ""
+def fenced_part(text: str) -> str:
+    """The user text from the first file fence on (file content with its marks and fences): the first line
+    after the `Fence boundary:` declaration that starts with the declared boundary."""
+    declared = re.search(r"^Fence boundary: (\S+)$", text, re.MULTILINE)
+    if declared is None:
+        return ""
+    index = text.find(f"\n{declared[1]} ", declared.end())
+    return text[index + 1:] if index >= 0 else ""
 
 
 def naive_stdin(repo: Path, paths: tuple[str, ...]) -> str:
     """What a plain script would pipe in: each file fenced, every tenth line numbered (claudebuild's format)."""
-    sections = ["Fence boundary: cb-naive\n"]
+    sections = ["Fence boundary: @@naive\n"]
     for path in paths:
         lines = (repo / path).read_bytes().decode("utf-8", errors="replace").splitlines()
         body = "".join(f"{number}|{line}\n" if number % 10 == 0 else f"{line}\n" for number, line in enumerate(lines, 1))
-        sections.append(f'<<<cb-naive FILE "{path}" LINES 1-{len(lines)} OF {len(lines)}>>>\n{body}')
-    return "".join(sections) + "<<<cb-naive END FILE>>>\n"
+        sections.append(f'@@naive {json.dumps(path, ensure_ascii=False)}\n{body}')
+    return "".join(sections) + "@@naive end\n"
 
 
 def naive_calls(repo: Path) -> list[tuple[list[str], str]]:

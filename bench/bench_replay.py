@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import load_note, make_workdir, offline_env, plan_chunks, remove_workdir, run_claudebuild, write_config
+from _common import fenced_part, load_note, make_workdir, offline_env, plan_chunks, remove_workdir, run_claudebuild, write_config
 
 from claudebuild.fakeapi import FakeAnthropicServer
 
@@ -67,12 +67,6 @@ class Replay:
     overhead_per_call: float = 0.0
     content_rate: float = 0.0
     commits: list[dict[str, Any]] = field(default_factory=list)
-
-
-def fenced_part(text: str) -> str:
-    """The user text from the first file fence on: file content with its line numbers and fences."""
-    index = text.find("<<<cb-")
-    return text[index:] if index >= 0 else ""
 
 
 def measure_overhead(api: FakeAnthropicServer, content_bytes: int) -> tuple[float, float]:

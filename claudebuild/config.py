@@ -25,9 +25,9 @@ USER_CONFIG = "claudebuild/config.toml"
 """Under `$XDG_CONFIG_HOME` (default `~/.config`): the user's own, trusted settings."""
 
 DEFAULT_INSTRUCTIONS = """\
-Review these files for real defects: bugs, security problems (injection, eval, hard-coded \
-secrets, unsafe deserialization), hidden or ignored errors, races, resource leaks, unfinished \
-code. Report each problem once; no style nits or speculation."""
+Review these files for real defects: bugs, security holes (injection, eval, hard-coded secrets, \
+unsafe deserialization), ignored errors, races, leaks, unfinished code. Report each once; no style \
+nits or speculation."""
 """Sent on every call, so short; the format of the files and of the answer is in `prompt.UNTRUSTED_CONTENT_RULE`,
 which no configured instructions replace."""
 

@@ -77,7 +77,7 @@ def jobs(root: Path) -> list[tuple[str, tuple[str, ...]]]:
 
 def files_sent(api: FakeAnthropicServer) -> list[set[str]]:
     """Per call, the files it carried."""
-    return [{path for path in FILES if f'FILE "{path}" ' in request.user_text} for request in api.message_requests()]
+    return [{path for path in FILES if f' "{path}"\n' in request.user_text} for request in api.message_requests()]
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ FILES = {
     "web/view.py": "def view(page):\n    return page\n",
 }
 FAST = "max_files_per_chunk = 1\nbackoff_base = 0.2\nbackoff_max = 1\n"
-BAD_REQUEST = Fault(match='FILE "lib/num.py"', status=400, error_type="invalid_request_error", message="bad request for the test")
+BAD_REQUEST = Fault(match=' "lib/num.py"\n', status=400, error_type="invalid_request_error", message="bad request for the test")
 
 
 @pytest.fixture
@@ -215,7 +215,7 @@ def test_pr_mode_analyzes_reports_and_gates_only_the_changed_files(pr: Path, fak
     assert done.returncode == 1, done.stdout + done.stderr  # lib/shell.py is high
     assert "in scope lib/num.py" in done.stdout and "in scope lib/shell.py" in done.stdout
     sent = [request.user_text for request in fake_api.message_requests()]
-    assert len(sent) == 2 and all('FILE "lib/num.py"' in text or 'FILE "lib/shell.py"' in text for text in sent)
+    assert len(sent) == 2 and all(' "lib/num.py"\n' in text or ' "lib/shell.py"\n' in text for text in sent)
     document = json.loads((pr / ".claudebuild/report.json").read_text())
     assert document["scope"]["files"] == ["lib/num.py", "lib/shell.py"]
     assert document["scope"]["changed_since"].startswith("main (merge base ")

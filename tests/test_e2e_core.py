@@ -72,7 +72,7 @@ def test_a_cold_run_analyzes_every_chunk_exactly_once(repo: Path, fake_api: Fake
     assert calls(fake_api) == len(ids)
     texts = [request.user_text for request in fake_api.message_requests()]
     for path in FILES:
-        assert sum(f'FILE "{path}" ' in text for text in texts) == 1
+        assert sum(f' "{path}"\n' in text for text in texts) == 1
     report = report_json(repo)
     assert report["summary"]["fresh"] == len(ids) and report["summary"]["failed"] == 0
     assert {(f["file"], f["line"]) for f in report["findings"]} >= {("app/db.py", 2), ("app/api.py", 5), ("lib/retry.py", 4)}
@@ -113,7 +113,7 @@ def test_editing_one_file_reanalyzes_only_its_chunk(repo: Path, fake_api: FakeAn
         handle.write("\n\ndef whisper(text):\n    return eval('text.lower()')\n")
     assert analyze(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text
     assert ("lib/text.py", 7) in {(f["file"], f["line"]) for f in report_json(repo)["findings"]}
 
 
@@ -140,7 +140,7 @@ def test_deleting_a_file_drops_its_findings_and_its_stored_result(repo: Path, fa
 @pytest.mark.both_clis
 def test_a_failed_chunk_is_not_cached_is_reported_and_succeeds_next_run(repo: Path, fake_api: FakeAnthropicServer) -> None:
     # Until the reset below: CLI 2.1.197 sends a request that gets a 400 once, 2.1.332 sends it three times.
-    fake_api.add_fault(Fault(match='FILE "lib/retry.py" ', status=400, error_type="invalid_request_error",
+    fake_api.add_fault(Fault(match=' "lib/retry.py"\n', status=400, error_type="invalid_request_error",
                              message="this chunk is unacceptable"))
     assert analyze(repo) == 1
     report = report_json(repo)
@@ -151,7 +151,7 @@ def test_a_failed_chunk_is_not_cached_is_reported_and_succeeds_next_run(repo: Pa
     fake_api.reset()
     assert analyze(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/retry.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/retry.py"\n' in requests[0].user_text
     assert report_json(repo)["failed_chunks"] == []
 
 
@@ -179,7 +179,7 @@ def test_kill_9_mid_run_keeps_finished_chunks(make_repo: Callable[..., Path], fa
     again = fake_api.message_requests()
     assert len(again) == len(ids) - len(finished)
     for chunk_id in finished:
-        assert not any(f'FILE "{chunk_id}" ' in request.user_text for request in again)
+        assert not any(f' "{chunk_id}"\n' in request.user_text for request in again)
 
 
 def test_doit_list_info_and_forget_work_on_chunk_tasks(two_chunk_repo: Path, fake_api: FakeAnthropicServer) -> None:

@@ -104,7 +104,7 @@ def test_a_bad_login_stops_the_whole_run_with_one_line(make_repo: Callable[..., 
 
 def test_a_too_large_chunk_is_split_and_both_halves_analyzed(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
     root = make_repo(modules(2, findings=True), config="max_files_per_chunk = 2\n")
-    fake_api.add_fault(Fault(match='FILE "pkg/m01.py" ', times=1, status=413, error_type="request_too_large",
+    fake_api.add_fault(Fault(match=' "pkg/m01.py"\n', times=1, status=413, error_type="request_too_large",
                              message="Request exceeds the maximum size"))
     assert run(root) == 0
     assert len(fake_api.message_requests()) == 3
@@ -117,7 +117,7 @@ def test_a_too_large_single_file_is_split_by_lines_with_true_line_numbers(make_r
     lines = [f"value_{n} = {n}" for n in range(1, 201)]
     lines[149] = "result = eval(user_input)"
     root = make_repo({"big.py": "\n".join(lines) + "\n"})
-    fake_api.add_fault(Fault(match='FILE "big.py" LINES 1-200 OF 200', times=1, status=400,
+    fake_api.add_fault(Fault(match=' "big.py"\n', times=1, status=400,
                              error_type="invalid_request_error", message="prompt is too long: 250000 tokens > 200000 maximum"))
     assert run(root) == 0
     assert len(fake_api.message_requests()) == 3

@@ -54,7 +54,7 @@ def test_only_chunks_with_staged_files_are_analyzed(repo: Path, fake_api: FakeAn
     git(repo, "add", "lib/text.py")
     assert hook(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text
 
 
 def test_the_hook_reuses_a_normal_run_and_a_normal_run_reuses_the_hook(repo: Path, fake_api: FakeAnthropicServer) -> None:
@@ -179,7 +179,7 @@ def test_a_real_commit_in_a_django_layout_reviews_the_staged_inner_settings(djan
     git(django, "add", "mysite/mysite/settings.py")
     output = git(django, "commit", "-m", "dangerous", check=False)
     assert "commit blocked" in output and "mysite/settings.py:4: high" in output, output
-    assert 'FILE "mysite/settings.py"' in fake_api.received_text()
+    assert ' "mysite/settings.py"\n' in fake_api.received_text()
     assert "dangerous" not in git(django, "log", "--oneline")
 
 
@@ -228,4 +228,4 @@ def test_after_a_run_the_hook_never_lists_the_tree(repo: Path, fake_api: FakeAnt
     git(repo, "add", "lib/text.py")
     assert hook(repo) == 1
     requests = fake_api.message_requests()[analyzed:]
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text

@@ -35,11 +35,11 @@ def wait_for_request(fake_api: FakeAnthropicServer, text: str, timeout: float = 
 def test_a_file_deleted_while_its_chunk_runs_fails_nothing_else_and_the_cost_is_counted(
         make_repo: Callable[..., Path], fake_api: FakeAnthropicServer, started: list[subprocess.Popen[str]]) -> None:
     root = make_repo(modules(3), config="max_files_per_chunk = 1\n")
-    fake_api.add_fault(Fault(match='FILE "m1.py" ', hang=4, times=1))
+    fake_api.add_fault(Fault(match=' "m1.py"\n', hang=4, times=1))
     run = subprocess.Popen([sys.executable, "-m", "claudebuild", "report", "-n", "3"], cwd=root,
                            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     started.append(run)
-    wait_for_request(fake_api, 'FILE "m1.py" ')
+    wait_for_request(fake_api, ' "m1.py"\n')
     (root / "m1.py").unlink()
     out, err = run.communicate(timeout=120)
 

@@ -44,7 +44,7 @@ def test_analyze_from_an_excluded_subdirectory_sends_nothing_the_repository_excl
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "keep/k.py" not in fake_api.received_text() and "rm -rf" not in fake_api.received_text()
-    assert 'FILE "src/app.py" ' in fake_api.received_text() and chunks(repo)
+    assert ' "src/app.py"\n' in fake_api.received_text() and chunks(repo)
     assert not (repo / "keep" / ".claudebuild").exists()
     assert f"repository root {repo} (nearest claudebuild.toml)" in done.stderr
 
@@ -66,7 +66,7 @@ def test_without_claudebuild_settings_a_subdirectory_run_uses_the_git_work_tree(
     done = run_cli(["analyze"], cwd=root / "lib")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert 'FILE "src/app.py" ' in fake_api.received_text()
+    assert ' "src/app.py"\n' in fake_api.received_text()
     assert (root / ".claudebuild" / "doit.sqlite").is_file() and not (root / "lib" / ".claudebuild").exists()
 
 
@@ -111,5 +111,5 @@ def test_the_hook_from_a_subdirectory_takes_staged_files_relative_to_it(
     done = run_cli(["hook", "run", "app.py", "--fail-on", "critical"], cwd=repo / "src")
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "holding 1 staged file(s)" in done.stdout and 'FILE "src/app.py" ' in fake_api.received_text()
+    assert "holding 1 staged file(s)" in done.stdout and ' "src/app.py"\n' in fake_api.received_text()
     assert not (repo / "src" / ".claudebuild").exists()

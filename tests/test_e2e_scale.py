@@ -104,7 +104,7 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_caught(repo: Path, fake_api:
     fake_api.reset()
     assert analyze(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text
     assert "lib/text.py" in finding_files(repo)
 
 
@@ -160,7 +160,7 @@ def test_checking_out_another_branch_reanalyzes_what_differs(repo: Path, fake_ap
     git(repo, "checkout", "-q", "other")
     assert analyze(repo) == 0
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/retry.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/retry.py"\n' in requests[0].user_text
     assert "lib/retry.py" in finding_files(repo)
 
 
@@ -209,7 +209,7 @@ def test_plain_doit_shown_only_stale_chunks_still_analyzes_an_edit(repo: Path, f
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text
     again = subprocess.run([sys.executable, "-m", "doit", "-n", "2", "analyze"], cwd=repo, capture_output=True, text=True,
                            timeout=300, check=False)
     assert again.returncode == 0 and "every chunk is up to date" in again.stdout, again.stdout + again.stderr

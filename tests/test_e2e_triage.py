@@ -66,7 +66,7 @@ def test_an_inline_suppression_removes_the_finding_and_counts_it(repo: Path, fak
 def test_a_finding_whose_quote_is_not_in_the_file_is_unverified_and_never_fails(repo: Path, fake_api: FakeAnthropicServer) -> None:
     invented = {"file": "lib/util.py", "line": 2, "end_line": 2, "severity": "critical", "category": "security/rce",
                 "title": "Remote code execution", "message": "invented", "quote": "subprocess.call(user_input, shell=True)"}
-    fake_api.add_fault(Fault(match='FILE "lib/util.py" ', findings=(invented,)))
+    fake_api.add_fault(Fault(match=' "lib/util.py"\n', findings=(invented,)))
     assert report(repo, "--fail-on", "critical") == 0
     finding = next(f for f in document(repo)["findings"] if f["file"] == "lib/util.py")
     assert finding["verified"] is False

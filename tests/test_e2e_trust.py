@@ -180,7 +180,7 @@ def test_plain_doit_honours_claudebuild_config_from(base: Path, fake_api: FakeAn
 def forged_state(root: Path, api: FakeAnthropicServer) -> None:
     """A database that says the eval below is clean, made by a real run, then committed."""
     write(root, {"app/api.py": "def parse(text):\n    return eval(text)\n", ".gitignore": ""})
-    api.add_fault(Fault(match='FILE "app/api.py"', findings=()))
+    api.add_fault(Fault(match=' "app/api.py"\n', findings=()))
     assert run_cli(["analyze"], cwd=root).returncode == 0
     for name in ("report.json", "report.md"):
         (root / ".claudebuild" / name).unlink(missing_ok=True)

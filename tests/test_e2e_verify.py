@@ -83,7 +83,7 @@ def test_a_rerun_makes_no_verification_call_and_an_edit_reverifies_only_its_file
         handle.write("\n\ndef again(text):\n    return eval(text)\n")
     assert run(repo) == 0
     verified = verifications(fake_api)
-    assert len(verified) == 2 and all('FILE "app/api.py" ' in text for text in verified)
+    assert len(verified) == 2 and all(' "app/api.py"\n' in text for text in verified)
     assert reviews(fake_api) == 1
 
 

@@ -17,7 +17,7 @@ from claudebuild.fakeapi.reviewer import files_in
 from claudebuild.pipeline.prompt import end_fence, file_fence, number_lines
 from claudebuild.fakeapi.sse import Reply, Usage, malformed_stream, reply_events
 
-REQUIRED_KEYS = ("file", "line", "end_line", "severity", "category", "title", "message", "quote")
+REQUIRED_KEYS = ("file", "line", "severity", "category", "title", "message", "quote")
 
 
 BOUNDARY = "cb-0123456789abcdef01234567"
@@ -93,14 +93,13 @@ def test_rule_table_is_data_that_callers_can_extend() -> None:
 # -- reviewer: parsing and locating ------------------------------------------------------------------------
 
 
-def test_finding_has_exact_path_line_end_line_and_stripped_quote() -> None:
+def test_finding_has_exact_path_line_and_stripped_quote() -> None:
     text = chunk("src/app/db.py", ["import os", '    password = "hunter2-secret"   '])
 
     assert review(text) == [
         {
             "file": "src/app/db.py",
             "line": 2,
-            "end_line": 2,
             "severity": "high",
             "category": "security/hardcoded-password",
             "title": "Hard-coded credential",
@@ -113,7 +112,7 @@ def test_finding_has_exact_path_line_end_line_and_stripped_quote() -> None:
 def test_line_numbers_come_from_the_numbering_not_the_position_in_the_chunk() -> None:
     text = chunk("src/util.py", ["def f():", "    eval(s)"], start=101, total=300)
 
-    assert [(f["line"], f["end_line"]) for f in review(text)] == [(102, 102)]
+    assert [f["line"] for f in review(text)] == [102]
 
 
 def test_paths_with_spaces_and_parentheses_are_kept_exactly() -> None:
@@ -219,6 +218,20 @@ def test_paths_with_quotes_and_newlines_are_recovered_exactly() -> None:
     assert [f["file"] for f in review(chunk(path, ["eval(x)"]))] == [path]
 
 
+def test_a_path_that_ends_like_a_line_range_is_read_as_a_path() -> None:
+    path = "a.py lines 1-2 of 3"
+
+    assert [(f["file"], f["line"]) for f in review(chunk(path, ["x", "eval(x)"]))] == [(path, 2)]
+    assert [(f["file"], f["line"]) for f in review(chunk(path, ["eval(x)"], start=5, total=9))] == [(path, 5)]
+
+
+def test_a_chunk_in_the_format_before_prompt_version_5_still_reads() -> None:
+    text = ('Fence boundary: cb-old\n<<<cb-old FILE "a.py" LINES 1-2 OF 2>>>\nx = 1\neval(x)\n'
+            "<<<cb-old END FILE>>>\nnot code: eval(y)\n")
+
+    assert [(f["file"], f["line"]) for f in review(text)] == [("a.py", 2)]
+
+
 def test_files_in_lists_each_path_once_in_order() -> None:
     text = chunk("b.py", ["x"]) + chunk("a.py", ["y"]) + chunk("b.py", ["z"], start=2)
 
@@ -233,7 +246,7 @@ def test_every_finding_satisfies_the_review_schema() -> None:
     for finding in findings:
         assert tuple(finding) == REQUIRED_KEYS
         assert finding["severity"] in ("critical", "high", "medium", "low", "info")
-        assert isinstance(finding["line"], int) and finding["line"] >= 1 and finding["end_line"] == finding["line"]
+        assert isinstance(finding["line"], int) and finding["line"] >= 1
         assert all(isinstance(finding[k], str) and finding[k] for k in ("category", "title", "message", "quote"))
 
 

@@ -43,26 +43,24 @@ SCHEMA = json.dumps({
     "type": "object", "additionalProperties": False, "required": ["findings"],
     "properties": {"findings": {"type": "array", "items": {
         "type": "object", "additionalProperties": False,
-        "required": ["file", "line", "end_line", "severity", "category", "title", "message", "quote"],
+        "required": ["file", "line", "severity", "category", "title", "message", "quote"],
         "properties": {
             "file": {"type": "string"}, "line": {"type": "integer", "minimum": 1},
-            "end_line": {"type": "integer", "minimum": 1},
             "severity": {"type": "string", "enum": ["critical", "high", "medium", "low", "info"]},
             "category": {"type": "string"}, "title": {"type": "string"}, "message": {"type": "string"},
             "quote": {"type": "string"}}}}},
 })
 STDIN = (
-    "Fence boundary: cb-1\n"
-    '<<<cb-1 FILE "src/app/db.py" LINES 1-4 OF 4>>>\n'
-    "1|import os\n"
-    '2|password = "hunter2-secret"\n'
-    '3|cur.execute(f"SELECT * FROM users WHERE id={uid}")\n'
-    "4|except:\n"
-    "<<<cb-1 END FILE>>>\n"
-    '<<<cb-1 FILE "src/my app/util.py" LINES 101-102 OF 300>>>\n'
-    "101|def f(s):\n"
-    "102|    return eval(s)  # TODO\n"
-    "<<<cb-1 END FILE>>>\n"
+    "Fence boundary: @@1\n"
+    '@@1 "src/app/db.py"\n'
+    "import os\n"
+    'password = "hunter2-secret"\n'
+    'cur.execute(f"SELECT * FROM users WHERE id={uid}")\n'
+    "except:\n"
+    '@@1 "src/my app/util.py" lines 109-110 of 300\n'
+    "def f(s):\n"
+    "110|    return eval(s)  # TODO\n"
+    "@@1 end\n"
 )
 FLAGS = ["--output-format", "json", "--max-turns", "3", "--tools", "", "--setting-sources", "",
          "--strict-mcp-config", "--system-prompt", "You are a code reviewer.", "--model", "claude-sonnet-4-5"]

@@ -22,8 +22,8 @@ from claudebuild.fakeapi import FakeAnthropicServer, Fault, review
 
 SCHEMA = {"type": "object", "required": ["findings"], "properties": {"findings": {"type": "array"}}}
 CHUNK = (
-    'Fence boundary: cb-1\n<<<cb-1 FILE "src/app/db.py" LINES 1-3 OF 3>>>\n'
-    '1|import os\n2|password = "hunter2-secret"\n3|eval(x)\n<<<cb-1 END FILE>>>\n'
+    'Fence boundary: @@1\n@@1 "src/app/db.py"\n'
+    'import os\npassword = "hunter2-secret"\neval(x)\n@@1 end\n'
 )
 REMINDER = "<system-reminder>\nToday's date is 2026-01-01.\n</system-reminder>\n\n"
 

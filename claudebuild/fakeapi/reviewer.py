@@ -11,21 +11,23 @@ The input format is the one claudebuild writes to the CLI's stdin: a
 header line carrying that token, every tenth line marked with its number, one
 end fence after the last file::
 
-    Fence boundary: cb-5f0c...
-    <<<cb-5f0c... FILE "src/app/db.py" LINES 1-12 OF 12>>>
+    Fence boundary: @@5f0cXq_2
+    @@5f0cXq_2 "src/app/db.py"
     import os
     password = "hunter2-secret"
     ...
     10|def main():
     ...
-    <<<cb-5f0c... FILE "src/app/util.py" LINES 1-3 OF 3>>>
+    @@5f0cXq_2 "src/app/big.py" lines 101-200 of 350
     ...
-    <<<cb-5f0c... END FILE>>>
+    @@5f0cXq_2 end
 
 It reads the lines like a model that counts from the nearest mark: from the
 header's first line on, each mark must carry the number counted (else the text
-is not claudebuild's and the section ends). Earlier formats (every line
-numbered, an end fence after each file) read the same. Boundaries are declared
+is not claudebuild's and the section ends); a header without a range starts at
+line 1 and runs to the next fence. Earlier formats (`<<<B FILE "path" LINES a-b
+OF n>>>` headers, every line numbered, an end fence after each file) read the
+same, so a resumed session of an older call still parses. Boundaries are declared
 only outside a file, and inside one only its own boundary's fences count, so a
 file line that imitates a fence or declares a boundary cannot open a section.
 Anything outside a file section (the CLI's `<system-reminder>`, the
@@ -43,8 +45,14 @@ import re
 from dataclasses import asdict, dataclass
 
 BOUNDARY_RE = re.compile(r"^Fence boundary: (?P<boundary>\S+)$", re.MULTILINE)
-HEADER_RE = re.compile(r'^<<<(?P<boundary>\S+) FILE (?P<path>".*") LINES (?P<start>\d+)-(?P<end>\d+) OF (?P<total>\d+)>>>$')
-"""The path is a JSON string, so it may hold spaces, quotes, parentheses and escaped newlines."""
+HEADER_RE = re.compile(r'^(?P<boundary>[^\s"]+) (?P<path>".*?)(?: lines (?P<start>\d+)-(?P<end>\d+) of (?P<total>\d+))?$')
+"""`B "path"` or `B "path" lines a-b of n`. The path is a JSON string, so it may hold spaces, quotes,
+parentheses, escaped newlines and even ` lines 1-2 of 3`: `_fence` decodes it and retries with the range
+taken as part of the path when the shorter reading is not one JSON string."""
+OLD_HEADER_RE = re.compile(r'^<<<(?P<boundary>\S+) FILE (?P<path>".*") LINES (?P<start>\d+)-(?P<end>\d+) OF (?P<total>\d+)>>>$')
+"""The format before prompt version 5 (a resumed session replays older calls)."""
+WHOLE_FILE_END = 1 << 62
+"""A header without a range: the file runs to the next fence."""
 
 MARK_EVERY = 10
 """prompt.LINE_MARK_EVERY: lines whose number is a multiple of this start with `f"{n}|"`."""
@@ -84,7 +92,6 @@ class ReviewFinding:
 
     file: str
     line: int
-    end_line: int
     severity: str
     category: str
     title: str
@@ -174,7 +181,7 @@ def _scan(text: str) -> tuple[list[SourceLine], frozenset[str]]:
     expected = end = 0
     for raw in text.split("\n"):
         if path is not None:
-            if raw == f"<<<{boundary} END FILE>>>":
+            if raw in (f"{boundary} end", f"<<<{boundary} END FILE>>>"):
                 path = None
                 continue
             header = _fence(raw, frozenset({boundary}))
@@ -195,7 +202,7 @@ def _scan(text: str) -> tuple[list[SourceLine], frozenset[str]]:
         header = _fence(raw, frozenset(declared))
         if header is not None:
             path, expected, end = header
-            boundary = raw[3:].split(" ", 1)[0]  # `<<<BOUNDARY FILE ...`, as _fence matched it
+            boundary = raw.removeprefix("<<<").split(" ", 1)[0]  # the boundary _fence matched
     return lines, frozenset(declared)
 
 
@@ -210,14 +217,24 @@ def _content(raw: str, number: int, end: int) -> str | None:
 
 
 def _fence(raw: str, boundaries: frozenset[str]) -> tuple[str, int, int] | None:
-    header = HEADER_RE.match(raw)
+    """(path, first line, last line) when `raw` is a file header with one of `boundaries`, else None."""
+    header = OLD_HEADER_RE.match(raw) or HEADER_RE.match(raw)
     if header is None or header["boundary"] not in boundaries:
         return None
+    path = _json_string(header["path"])
+    if path is not None and header["start"] is not None:
+        return path, int(header["start"]), int(header["end"])
+    if path is None and header["start"] is not None:  # the range text is inside the quoted path
+        path = _json_string(raw[len(header["boundary"]) + 1:])
+    return (path, 1, WHOLE_FILE_END) if path is not None else None
+
+
+def _json_string(text: str) -> str | None:
     try:
-        path = json.loads(header["path"])
+        value = json.loads(text)
     except ValueError:
         return None
-    return (path, int(header["start"]), int(header["end"])) if isinstance(path, str) else None
+    return value if isinstance(value, str) else None
 
 
 def review_lines(lines: list[SourceLine], rules: tuple[Rule, ...] = RULES) -> list[ReviewFinding]:
@@ -231,7 +248,6 @@ def review_lines(lines: list[SourceLine], rules: tuple[Rule, ...] = RULES) -> li
                     ReviewFinding(
                         file=source.file,
                         line=line,
-                        end_line=line,
                         severity=rule.severity,
                         category=rule.category,
                         title=rule.title,
