@@ -83,7 +83,7 @@ def test_the_resume_sends_one_request_with_the_history_and_the_question_but_no_f
     assert len(requests) == before + 1
     body = requests[-1].body
     assert body["tools"] == []
-    assert 'FILE \\"app/db.py\\" ' in json.dumps(body["messages"][0])  # the analysis prompt, as history
+    assert ' \\"app/db.py\\"\\n' in json.dumps(body["messages"][0])  # the analysis prompt, as history
     assert requests[-1].user_text.count(' "app/db.py"\n') == 1
     assert any(block.get("type") == "tool_use" and block.get("name") == "StructuredOutput"
                for message in body["messages"] if message["role"] == "assistant" for block in message["content"])
