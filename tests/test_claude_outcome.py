@@ -46,6 +46,11 @@ def test_auth_errors_stop_the_run(status: int) -> None:
     assert classify(1, result(is_error=True, api_error_status=status, result="API Error"), b"").kind == claude.AUTH
 
 
+def test_a_model_not_found_stops_the_run() -> None:
+    answer = result(is_error=True, api_error_status=404, result="There's an issue with the selected model (claude-x).")
+    assert classify(1, answer, b"").kind == claude.MODEL
+
+
 def test_not_logged_in_is_an_auth_error() -> None:
     assert classify(1, result(is_error=True, result="Not logged in"), b"").kind == claude.AUTH
 

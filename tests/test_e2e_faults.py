@@ -102,6 +102,18 @@ def test_a_bad_login_stops_the_whole_run_with_one_line(make_repo: Callable[..., 
     assert len(fake_api.message_requests()) <= 3
 
 
+def test_a_model_the_account_cannot_use_stops_the_whole_run_with_one_line(make_repo: Callable[..., Path],
+                                                                            fake_api: FakeAnthropicServer) -> None:
+    root = make_repo(modules(12), config="max_files_per_chunk = 1\n")
+    fake_api.add_fault(Fault(status=404, error_type="not_found_error", message="model: claude-sonnet-5-5"))
+    done = run_cli(["analyze", "-n", "3"], cwd=root)
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "the model is not available" in errors[0] and "set `model`" in errors[0]
+    assert ok_chunks(root) == set()
+    assert len(fake_api.message_requests()) <= 3
+
+
 def test_a_too_large_chunk_is_split_and_both_halves_analyzed(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
     root = make_repo(modules(2, findings=True), config="max_files_per_chunk = 2\n")
     fake_api.add_fault(Fault(match=' "pkg/m01.py"\n', times=1, status=413, error_type="request_too_large",

@@ -141,6 +141,17 @@ def test_a_login_failure_stops_the_whole_run_and_stores_nothing(repo: Path) -> N
     assert len(runner.calls) == 1
 
 
+def test_a_model_this_account_cannot_use_stops_the_whole_run_with_the_fix(repo: Path) -> None:
+    runner = FakeRunner([failed(outcomes.MODEL, "There's an issue with the selected model (x).", status=404), ok()])
+    context = context_for(repo, runner)
+
+    with pytest.raises(RunAborted, match=r"the model is not available.*set `model` in claudebuild\.toml"):
+        analyze_chunk(context, chunk("a.py"))
+    with pytest.raises(RunAborted):
+        analyze_chunk(context, chunk("b.py"))
+    assert len(runner.calls) == 1
+
+
 def test_an_interrupted_call_aborts_the_chunk(repo: Path) -> None:
     runner = FakeRunner([failed(outcomes.INTERRUPTED)])
     with pytest.raises(RunAborted):

@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from claudebuild.untrusted_text import terminal_text
+
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504, 529})
 AUTH_STATUS = frozenset({401, 403})
 CONGESTION_STATUS = frozenset({429, 529})
@@ -22,6 +24,7 @@ STDERR_TAIL_CHARS = 2_000
 OK = "ok"
 RETRY = "retry"  # throttled or transient: back off and try again
 AUTH = "auth"  # not logged in / bad key: stop the whole run
+MODEL = "model"  # the model does not exist or this account cannot use it: stop the whole run
 TOO_LARGE = "too-large"  # 413 or prompt too long: split the chunk
 BAD_REQUEST = "bad-request"  # 400 and friends: this chunk fails
 BAD_OUTPUT = "bad-output"  # no or invalid structured output: retry once, then fail
@@ -111,6 +114,8 @@ def _classify_error(message: str, status: int | None, subtype: str, result: dict
         return CallOutcome(BAD_OUTPUT, f"{subtype}{': ' + errors if errors else ''}", **common)
     if status in AUTH_STATUS or "not logged in" in lowered or "invalid api key" in lowered:
         return CallOutcome(AUTH, message or "authentication failed", http_status=status, **common)
+    if status == 404:  # the CLI's only 404 is the messages endpoint's: "There's an issue with the selected model"
+        return CallOutcome(MODEL, message or "model not found", http_status=status, **common)
     if status == 413 or "prompt is too long" in lowered or "too large" in lowered:
         return CallOutcome(TOO_LARGE, message or "request too large", http_status=status, **common)
     if status in RETRYABLE_STATUS or (status is None and _looks_transient(lowered)):
@@ -118,6 +123,21 @@ def _classify_error(message: str, status: int | None, subtype: str, result: dict
     if status is not None:
         return CallOutcome(BAD_REQUEST, message or f"API error {status}", http_status=status, **common)
     return CallOutcome(BAD_OUTPUT, message or f"claude reported an error ({subtype or 'unknown'})", **common)
+
+
+AUTH_HINT = "set ANTHROPIC_API_KEY or run `claude` once and log in (`/login`), then rerun"
+MODEL_HINT = ("set `model` in claudebuild.toml (or CLAUDEBUILD_MODEL) to a model this account can use, "
+              "e.g. the default or an alias such as `sonnet`, then rerun")
+
+
+def run_stop_reason(outcome: CallOutcome) -> str | None:
+    """The one line that ends a whole run when every other call would get the same answer (a bad login, a
+    model this account cannot use), or None: better one error than thousands of failed chunks."""
+    if outcome.kind == AUTH:
+        return f"authentication failed ({terminal_text(outcome.message)}): {AUTH_HINT}"
+    if outcome.kind == MODEL:
+        return f"the model is not available ({terminal_text(outcome.message)}): {MODEL_HINT}"
+    return None
 
 
 def _looks_transient(message: str) -> bool:

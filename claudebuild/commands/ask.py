@@ -22,12 +22,12 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TextIO
 
-from claudebuild.run.analyze import AUTH_HINT, utc_now
+from claudebuild.run.analyze import utc_now
 from claudebuild.run.budget import estimate
 from claudebuild.run.build import Build
 from claudebuild.run.plan import Plan
 from claudebuild.claude.calls import FollowUp
-from claudebuild.claude.outcome import AUTH, NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome
+from claudebuild.claude.outcome import NO_SESSION, OK, RETRY, TIMEOUT, CallOutcome, run_stop_reason
 from claudebuild.claude.runner import ask_follow_up
 from claudebuild.commands.run import run_tasks
 from claudebuild.commands.sessions import transcript_path
@@ -201,8 +201,9 @@ def _gone_message(config: Config, plan: Plan, chunk: Chunk, result: ChunkResult)
 
 
 def _failure_message(chunk_id: str, outcome: CallOutcome, timeout: float) -> str:
-    if outcome.kind == AUTH:
-        return f"authentication failed ({terminal_text(outcome.message)}): {AUTH_HINT}"
+    stop = run_stop_reason(outcome)
+    if stop is not None:
+        return stop
     if outcome.kind == RETRY:
         return f"the API is busy or unreachable ({terminal_text(outcome.message)}): try again in a minute"
     if outcome.kind == TIMEOUT:

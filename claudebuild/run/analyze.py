@@ -34,8 +34,6 @@ from claudebuild.run.throttle import RunAborted, ThrottleGate, TokenBucket
 ONCE_MORE = frozenset({outcomes.BAD_OUTPUT, outcomes.TIMEOUT, outcomes.CLI_ERROR})
 """Outcomes worth exactly one more attempt: models and processes fail spuriously."""
 
-AUTH_HINT = "set ANTHROPIC_API_KEY or run `claude` once and log in (`/login`), then rerun"
-
 
 @dataclass
 class AnalysisContext:
@@ -247,8 +245,8 @@ def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callabl
         _log_call(context, chunk, call, outcome, attempts, call_started)
         if outcome.kind == outcomes.OK:
             return outcome, attempts, spent
-        if outcome.kind == outcomes.AUTH:
-            reason = f"authentication failed ({outcome.message}): {AUTH_HINT}"
+        reason = outcomes.run_stop_reason(outcome)
+        if reason is not None:
             context.gate.abort(reason)
             context.runner.terminate_all()
             raise RunAborted(reason)
