@@ -178,12 +178,14 @@ def test_plain_doit_honours_claudebuild_config_from(base: Path, fake_api: FakeAn
 
 
 def forged_state(root: Path, api: FakeAnthropicServer) -> None:
-    """A database that says the eval below is clean, made by a real run, then committed."""
+    """A database that says the eval below is clean, made by a real run, then committed (forced past the
+    state dir's own `.gitignore`, as whoever forges it would)."""
     write(root, {"app/api.py": "def parse(text):\n    return eval(text)\n", ".gitignore": ""})
     api.add_fault(Fault(match=' "app/api.py"\n', findings=()))
     assert run_cli(["analyze"], cwd=root).returncode == 0
     for name in ("report.json", "report.md"):
         (root / ".claudebuild" / name).unlink(missing_ok=True)
+    git(root, "add", "-f", ".claudebuild")
     commit_all(root, "ship results")
     assert git(root, "ls-files", ".claudebuild")
 
