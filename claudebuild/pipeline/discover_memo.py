@@ -25,6 +25,7 @@ one: it is a cache, never a source of truth.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -43,6 +44,8 @@ RACY_NS = 2_000_000_000
 """Files changed this close to the start of discovery are classified again next run."""
 
 Outcome = SourceFile | SkippedFile
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""os.fsdecode's stand-ins for bytes that are not UTF-8: JSON cannot hold them."""
 
 
 class DiscoveryMemo:
@@ -185,7 +188,7 @@ class DiscoveryMemo:
     def remember_name(self, path: str, reason: str) -> None:
         """Record a verdict from the name alone; not for a name that is not UTF-8 (os.fsdecode's surrogates
         cannot be written as JSON: such a name is judged again next run, from its name, which is cheap)."""
-        if path.isascii() or _encodable(path):
+        if path.isascii() or not _SURROGATE.search(path):
             self._new[path] = [reason]
 
     def remember(self, path: str, info: os.stat_result, outcome: Outcome, digest: str) -> None:
@@ -203,14 +206,6 @@ class DiscoveryMemo:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, orjson.dumps({"settings": self.settings, "entries": self._new}).decode())
-
-
-def _encodable(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _matches(entry: object, info: os.stat_result) -> TypeGuard[list[Any]]:
