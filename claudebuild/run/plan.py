@@ -101,21 +101,22 @@ class Planner:
 
     def plan_touching(self, paths: Collection[str]) -> Plan | None:
         """The last run's discovery (its memo) with `paths` classified afresh, so the pre-commit hook
-        costs what is staged, not the tree (see `discover.rediscover`); None when there is no memo for
-        these settings. The caller holds the state lock."""
+        costs what is staged, not the tree (see `discover.rediscover`), and the jobs of the chunks holding
+        them; None when there is no memo for these settings. The caller holds the state lock."""
         self._load_memos()
         config = self.config
         discovery = rediscover(config.root, paths, max_file_bytes=config.max_file_bytes, memo=self.memo,
                                extra_ignore=own_ignores(config), claudeignore_text=self._trusted_claudeignore(),
                                screen=self._screen)
-        return None if discovery is None else self._plan_of(discovery)
+        return None if discovery is None else self._plan_of(discovery, only=frozenset(paths))
 
     def _load_memos(self) -> None:
         self.scanner.load(self.config.state_path / SCAN_FILE)
         self.memo = DiscoveryMemo.load(self.config.state_path / MEMO_FILE, secrets_settings())
 
-    def _plan_of(self, discovery: Discovery) -> Plan:
-        """Chunks and jobs for `discovery` (the chunk plan reused while the files are the same)."""
+    def _plan_of(self, discovery: Discovery, only: frozenset[str] | None = None) -> Plan:
+        """Chunks and jobs for `discovery` (the chunk plan reused while the files are the same); with `only`,
+        the jobs of the chunks holding one of those paths alone (the hook's)."""
         for path, scan in self.memo.flagged().items():  # files with secrets, their scans known already
             self.secret_files.add(path)
             self.scanner.seed(path, self.memo.digest(path), scan)
@@ -125,11 +126,14 @@ class Planner:
             config.state_path / PLAN_FILE, discovery.files,
             repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
             make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
-                                     max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes))
+                                     max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes),
+            max_bytes=config.max_chunk_bytes)
         planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
         if self.changed is not None:
             changed = self.changed.paths
             planned = tuple(item for item in planned if not changed.isdisjoint(item.chunk.paths))
+        if only is not None:
+            planned = tuple(item for item in planned if not only.isdisjoint(item.chunk.paths))
         jobs = make_jobs(config, planned)
         return Plan(_without_own_state(discovery, config.state_dir), tuple(job.chunk for job in jobs), jobs,
                     tuple(item.task for item in every))
