@@ -256,7 +256,7 @@ def test_an_edit_after_a_repeated_no_op_is_analyzed(repo: Path, fake_api: FakeAn
     fake_api.reset()
     _, out = analyze_only(repo, capsys)
     requests = fake_api.message_requests()
-    assert len(requests) == 1 and 'FILE "lib/text.py" ' in requests[0].user_text, out
+    assert len(requests) == 1 and ' "lib/text.py"\n' in requests[0].user_text, out
 
 
 def test_forget_after_a_repeated_no_op_analyzes_the_chunk_again(repo: Path, fake_api: FakeAnthropicServer,
