@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from claudebuild.prices import price_of
 
 BYTES_PER_TOKEN = 3.5
-OVERHEAD_INPUT_TOKENS = 600  # CLI system prompt, schema, instructions: ~460 tokens measured with --tools ""
+OVERHEAD_INPUT_TOKENS = 594
+"""Input tokens a call pays besides its content (the CLI's own part, system prompt, schema, instructions, fences),
+before a repository has results to take the median from: `bench/bench_start.py` after prompt version 5 measured
+297 (2.1.332 `--bare`), 372 / 405 (2.1.197 bare / normal) and 594 (2.1.332 normal start, what a logged-in user
+of the newest CLI pays). The largest: the budget reserves it before each call, and `--max-cost` must not be
+overrun by a guess that was too low."""
 EXPECTED_OUTPUT_TOKENS = 800
 
 
