@@ -101,6 +101,15 @@ def test_findings_outside_what_was_sent_are_left_out_of_the_entry(tmp_path: Path
     assert json.loads(data)["findings"] == [FINDING]
 
 
+def test_a_finding_without_an_end_line_is_shared_ending_on_its_line(tmp_path: Path) -> None:
+    payload = payload_for(tmp_path)
+    finding = {key: value for key, value in FINDING.items() if key != "end_line"}
+    data = encode_entry("k", result_for(payload, finding), CHUNK, payload.sent)
+    hit = decode_entry(data, "k", CHUNK, payload.sent)
+
+    assert hit is not None and hit.raw_findings == ({**finding, "end_line": FINDING["line"]},)
+
+
 def test_a_hit_becomes_a_local_result_keyed_to_the_bytes_here_with_no_session(tmp_path: Path) -> None:
     payload = payload_for(tmp_path)
     data = encode_entry("k", result_for(payload), CHUNK, payload.sent)

@@ -151,11 +151,16 @@ def _clean_finding(raw: Any) -> dict[str, Any] | None:
 
 
 def _trimmed(raw: Any) -> Any:
-    """Texts as the report keeps them (stripped, at most `MAX_TEXT`), so a long message is not a reason to refuse."""
+    """Texts as the report keeps them (stripped, at most `MAX_TEXT`), so a long message is not a reason to refuse,
+    and a missing `end_line` as the report reads it, the finding's `line`: the findings schema stopped asking for
+    it (prompt version 5), so most findings come without one, and an entry always carries it."""
     if not isinstance(raw, dict):
         return raw
-    return {key: value.strip()[:MAX_TEXT] if key in FINDING_KEYS[4:] and isinstance(value, str) else value
-            for key, value in raw.items()}
+    trimmed = {key: value.strip()[:MAX_TEXT] if key in FINDING_KEYS[4:] and isinstance(value, str) else value
+               for key, value in raw.items()}
+    if "end_line" not in trimmed:
+        trimmed["end_line"] = trimmed.get("line")
+    return trimmed
 
 
 def _whole(value: Any) -> bool:
