@@ -77,3 +77,22 @@ def test_named_checks_reuse_the_plan_of_each_check(tmp_path: Path) -> None:
     memo_plan(memo, files, checks)
     files[5] = SourceFile(files[5].path, files[5].size + 30)
     assert memo_plan(memo, files, checks) == plan(files, checks)
+
+
+def test_the_hooks_loose_plan_keeps_the_chunks_of_a_shrunk_file_and_stores_nothing(tmp_path: Path) -> None:
+    files = [SourceFile(f"a/f{index}.py", 300) for index in range(10)]
+    memo = tmp_path / "plan.json"
+    before = memo_plan(memo, files)
+    stored = memo.read_bytes()
+    files[3] = SourceFile("a/f3.py", 10)
+    assert planned_with_memo(memo, files, repr(()), refuse, max_bytes=MAX_BYTES, loose=True) == before
+    assert memo.read_bytes() == stored
+
+
+def test_the_hooks_loose_plan_chunks_afresh_when_a_chunk_would_pass_the_cap(tmp_path: Path) -> None:
+    files = [SourceFile(f"a/f{index}.py", 300) for index in range(10)]
+    memo = tmp_path / "plan.json"
+    memo_plan(memo, files)
+    files[3] = SourceFile("a/f3.py", 900)
+    with pytest.raises(AssertionError, match="planned afresh"):
+        planned_with_memo(memo, files, repr(()), refuse, max_bytes=MAX_BYTES, loose=True)

@@ -37,10 +37,15 @@ FORMAT = 2
 
 
 def planned_with_memo(path: Path, files: Sequence[SourceFile], settings: str,
-                      make: Callable[[], tuple[CheckChunk, ...]], *, max_bytes: int = 0) -> tuple[CheckChunk, ...]:
+                      make: Callable[[], tuple[CheckChunk, ...]], *, max_bytes: int = 0,
+                      loose: bool = False) -> tuple[CheckChunk, ...]:
     """`make()` (the plan for `files` under `settings`, a stable text of every other input), or the
     answer stored for the very same inputs, or for the same files some of which only grew (with
-    `max_bytes`, the byte cap `make` chunks with; see the module doc)."""
+    `max_bytes`, the byte cap `make` chunks with; see the module doc).
+
+    `loose` is the pre-commit hook's: the same files with other sizes (a file shrank) keep the stored
+    chunks as long as every chunk holding a changed file fits the cap, although chunking afresh could
+    move a boundary; such a plan is not stored (a run plans those files exactly)."""
     listed: list[list[Any]] = [[file.path, file.size] for file in files]
     inputs = digest_json({"format": FORMAT, "seed": HASH_SEED, "settings": settings})
     key = digest_json({"inputs": inputs, "files": listed})
@@ -50,7 +55,9 @@ def planned_with_memo(path: Path, files: Sequence[SourceFile], settings: str,
         return stored
     if max_bytes and document.get("inputs") == inputs:
         stored = _plan(document)
-        if stored is None or not _only_grew(document.get("files"), listed, stored, max_bytes):
+        if stored is not None and loose and _changed_fit(document.get("files"), listed, stored, max_bytes, loose=True):
+            return stored
+        if stored is None or not _changed_fit(document.get("files"), listed, stored, max_bytes):
             stored = None
     planned = make() if stored is None else stored
     document = {"key": key, "inputs": inputs, "files": listed,
@@ -63,9 +70,11 @@ def planned_with_memo(path: Path, files: Sequence[SourceFile], settings: str,
     return planned
 
 
-def _only_grew(before: object, after: list[list[Any]], planned: tuple[CheckChunk, ...], max_bytes: int) -> bool:
+def _changed_fit(before: object, after: list[list[Any]], planned: tuple[CheckChunk, ...], max_bytes: int, *,
+                 loose: bool = False) -> bool:
     """True when `after` lists the files of `before` (path and size pairs) in the same order, some of them
-    larger, none past `max_bytes`, and every chunk of `planned` that holds a grown file still within it."""
+    larger (or, `loose`, of any other size), none past `max_bytes`, and every chunk of `planned` that holds
+    a changed file still within it."""
     if not isinstance(before, list) or len(before) != len(after):
         return False
     if before == after:
@@ -76,7 +85,7 @@ def _only_grew(before: object, after: list[list[Any]], planned: tuple[CheckChunk
             continue
         if not isinstance(old, list) or len(old) != 2 or old[0] != new[0] or type(old[1]) is not int:
             return False
-        if new[1] < old[1] or new[1] > max_bytes or old[1] > max_bytes:
+        if (new[1] < old[1] and not loose) or new[1] > max_bytes or old[1] > max_bytes:
             return False
         grown.add(new[0])
     sizes: dict[str, int] = dict(after)  # [path, size] pairs

@@ -127,7 +127,7 @@ class Planner:
             repr((config.checks, config.rules, config.max_files_per_chunk, config.max_chunk_bytes)),
             make=lambda: plan_checks(discovery.files, checks=config.checks, rules=config.rules,
                                      max_files=config.max_files_per_chunk, max_bytes=config.max_chunk_bytes),
-            max_bytes=config.max_chunk_bytes)
+            max_bytes=config.max_chunk_bytes, loose=only is not None)
         planned = every if self.shard is None else tuple(item for item in every if self.shard.holds(item.chunk.id))
         if self.changed is not None:
             changed = self.changed.paths
