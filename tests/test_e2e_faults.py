@@ -111,7 +111,8 @@ def test_a_model_the_account_cannot_use_stops_the_whole_run_with_one_line(make_r
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "the model is not available" in errors[0] and "set `model`" in errors[0]
     assert ok_chunks(root) == set()
-    assert len(fake_api.message_requests()) <= 3
+    log = read_call_log(root / ".claudebuild" / "calls.ndjson")
+    assert len(log) < 12 and "model" in {record["outcome"] for record in log}  # stopped, not chunk by chunk
 
 
 def test_a_too_large_chunk_is_split_and_both_halves_analyzed(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
