@@ -16,9 +16,7 @@ def look_noop(config: Config) -> tuple[NoopStamp, Outcome | None]:
     it was stored, the outcome to repeat. The state dir is checked as `Build` checks it, and the lock held
     while looking: a run in progress finishes first (the slow run after takes the lock again)."""
     stamp = NoopStamp(config)
-    ensure_own_state(config.root, config.state_dir)
-    if not config.state_path.is_dir():
-        return stamp, None
+    ensure_own_state(config.root, config.state_dir)  # which makes the state dir when there is none yet
     lock = StateLock(config.state_path / "lock", timeout=config.lock_timeout, out=sys.stderr)
     lock.acquire()
     try:

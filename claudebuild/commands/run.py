@@ -30,12 +30,10 @@ def run_tasks(config: Config, targets: Sequence[str], jobs: int, doit_args: Sequ
     Progress and summaries go to `out` (stdout by default); with `print_format` to stderr, so
     stdout carries only that format (and, for `github`, the annotations are that format: they
     are not printed a second time). Without `analyze` (`report --no-analyze`) nothing is
-    analyzed: the report is what is stored. With `stamp` (a plain `analyze` that `commands.noop.look_noop`
-    looked at) a run that finds nothing to do records its outcome for the next one."""
+    analyzed: the report is what is stored. With `stamp`, which `main` gives only to a plain `claudebuild
+    analyze` (no budget, shard, changed-since or format) after `commands.noop.look_noop` looked, a run that
+    finds nothing to do records its outcome for the next one."""
     stream = sys.stderr if print_format else out or sys.stdout
-    if not (analyze and list(targets) == ["analyze"] and not doit_args and max_cost is None and shard is None
-            and changed_since is None and print_format is None):
-        stamp = None  # only a plain `claudebuild analyze` repeats a no-op's outcome
     with Build(config, shard=shard, changed_since=changed_since, out=stream) as build:  # the whole command, publishing included
         build.annotate = print_format != "github"
         code = _run(build, list(targets), jobs, doit_args, max_cost, stamp) if analyze else \

@@ -60,7 +60,7 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
     build.install_signal_handlers()
     names = groups_run(sys.argv, build.group_names())
     build.stale_only = names is not None
-    build.may_repeat_noop = bool(names) and "report" not in (names or ())  # `doit -n 5 analyze`: see `Build.repeats_noop`
+    build.may_repeat_noop = bool(names) and "report" not in (names or ())  # `doit -n 5 analyze`: see `Build.may_repeat_noop`
     creators = build.task_creators(report_action(build))
 
     def guarded(creator: Any) -> Any:
