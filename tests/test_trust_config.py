@@ -17,7 +17,10 @@ from claudebuild.config_sources import load_config, resolve_config
 from claudebuild.errors import ClaudebuildError
 from claudebuild.model import Finding
 from claudebuild.repo.git import ensure_untracked_state, open_repo_files
+from claudebuild.repo.staged import staged_paths
 from claudebuild.repo.state_dir import ensure_own_state
+from claudebuild.repo.tree_state import read_tree_state
+from claudebuild.pipeline.candidates import list_candidates
 from claudebuild.pipeline.triage.suppress import UNTRUSTED_INLINE, apply_suppressions, trusted_marker_lines
 from conftest import git
 
@@ -319,6 +322,22 @@ def test_in_git_the_state_dir_ignores_itself_so_add_all_never_stages_it(repo: Pa
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
     git(repo, "add", "-A")
     assert git(repo, "ls-files", ".claudebuild") == ""
+
+
+def test_an_fsmonitor_program_in_the_repositorys_git_config_never_runs(repo: Path, tmp_path: Path) -> None:
+    ran = tmp_path / "ran"
+    program = tmp_path / "monitor.sh"
+    program.write_text(f"#!/bin/sh\necho ran >> {ran}\n")
+    program.chmod(0o755)
+    commit_all(repo, "base")
+    git(repo, "config", "core.fsmonitor", str(program))  # as an unpacked archive's .git/config could say
+    write(repo, "app.py", "x = 2\n")
+    git(repo, "add", "app.py")
+    ran.unlink(missing_ok=True)  # the test's own `git add` ran it: from here on only claudebuild's git calls
+    assert list_candidates(repo, lambda path: None)[0] == ["app.py"]
+    assert read_tree_state(repo) is not None
+    assert staged_paths(repo) == ["app.py"]
+    assert not ran.exists()
 
 
 def test_without_git_a_state_dir_claudebuild_made_is_accepted_again(tmp_path: Path) -> None:

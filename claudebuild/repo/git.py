@@ -31,12 +31,19 @@ _ABSENT_MARKERS = ("does not exist", "exists on disk, but not in", "bad file")
 """git's words for "no blob at this path in that commit" (missing, or a directory)."""
 
 
+NO_REPOSITORY_PROGRAMS = ("-c", "core.fsmonitor=false")
+"""Given to every git claudebuild starts: a `core.fsmonitor` in the repository's own `.git/config` (which an
+unpacked archive or a copied tree brings along) names a program that `git status`, `ls-files` and `diff` would
+run. A command-line setting outranks it; without the monitor git only stats every file itself."""
+
+
 def run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
-    """`git --literal-pathspecs -C root args...` with hook variables removed; None when git is not installed."""
+    """`git --literal-pathspecs -C root args...` with hook variables removed and no program from the repository's
+    config (`NO_REPOSITORY_PROGRAMS`); None when git is not installed."""
     env = {key: value for key, value in os.environ.items() if key not in _GIT_LOCATION_VARIABLES}
     try:
-        return subprocess.run(["git", "--literal-pathspecs", "-C", str(root), *args], capture_output=True,
-                              check=False, env=env)
+        return subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, "--literal-pathspecs", "-C", str(root), *args],
+                              capture_output=True, check=False, env=env)
     except FileNotFoundError:
         return None
 

@@ -15,12 +15,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from claudebuild.errors import ClaudebuildError
+from claudebuild.repo.git import NO_REPOSITORY_PROGRAMS
 from claudebuild.hashing import hash_bytes
 
 
 def git_output(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     try:
-        done = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, check=False)
+        done = subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, *args], cwd=root, input=stdin, capture_output=True,
+                              check=False)
     except FileNotFoundError:
         raise ClaudebuildError("git is not installed, and the pre-commit hook needs it to read staged files") from None
     if done.returncode != 0:
