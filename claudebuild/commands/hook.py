@@ -187,7 +187,7 @@ def install_hook(root: Path, *, force: bool = False) -> Path:
 
     The hook names the root (`cd` to it, `-C .`): git runs hooks at the top of the work tree, and
     searching from there would find a different root when this one holds no claudebuild.toml."""
-    hooks_dir = Path(git_output(root, "rev-parse", "--git-path", "hooks").decode().strip())
+    hooks_dir = Path(git_output(root, "rev-parse", "--git-path", "hooks", repository_hooks_path=True).decode().strip())
     if not hooks_dir.is_absolute():
         hooks_dir = root / hooks_dir
     hook = hooks_dir / "pre-commit"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -31,19 +32,88 @@ _ABSENT_MARKERS = ("does not exist", "exists on disk, but not in", "bad file")
 """git's words for "no blob at this path in that commit" (missing, or a directory)."""
 
 
-NO_REPOSITORY_PROGRAMS = ("-c", "core.fsmonitor=false")
-"""Given to every git claudebuild starts: a `core.fsmonitor` in the repository's own `.git/config` (which an
-unpacked archive or a copied tree brings along) names a program that `git status`, `ls-files` and `diff` would
-run. A command-line setting outranks it; without the monitor git only stats every file itself."""
+NO_REPOSITORY_PROGRAMS = ("--no-pager", "-c", "core.fsmonitor=false", "-c", "log.showSignature=false")
+"""Given to every git claudebuild starts. The repository's own `.git/config` (which an unpacked archive or a
+copied tree brings along) can name programs git runs: a `core.fsmonitor` that `status`, `ls-files` and `diff`
+start, and `log.showSignature`, which makes `log` start `gpg.program` on a signed commit. A command-line setting
+outranks it; without the monitor git only stats every file itself. (A pager never starts: output is captured.)"""
+NO_REPOSITORY_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
+"""`git diff` against the work tree rewrites the index (even with `--no-optional-locks`) and so runs the
+`post-index-change` hook from `.git/hooks`, which an archive brings too: no hook path holds a program."""
+_FILTER_KEYS = ("clean", "smudge", "process")
+_TRUSTED_SCOPES = frozenset({b"system", b"global", b"command"})
+"""Config the user wrote (or passed); `local`, `worktree` and any file they include come with the repository."""
+_driver_cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, ...]] = {}
+
+
+def git_process(root: Path, args: Sequence[str], env: Mapping[str, str], *,
+                repository_hooks_path: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment for `git args` run in `root` that no setting of the repository can make start a
+    program, or reach a network destination it names.
+
+    Beyond `NO_REPOSITORY_PROGRAMS` and `NO_REPOSITORY_HOOKS` (left out with `repository_hooks_path`, for the one
+    call that asks where hooks live): every `filter.<driver>` the repository's config defines (a `.gitattributes`
+    line picks it; `status`, `diff` and `archive` run its clean or smudge program) gets an empty clean, smudge and
+    process command and `required=false`, so git reads the file's raw bytes. The names go through
+    `GIT_CONFIG_KEY_<n>` (not `-c`, which splits at the first `=` a name may hold). `GIT_ALLOW_PROTOCOL` empty
+    stops a partial clone's lazy fetch, which would connect to the repository's remote with its
+    `remote.*.uploadpack`, `core.sshCommand` or `ext::` command."""
+    process_env = dict(env)
+    process_env["GIT_ALLOW_PROTOCOL"] = ""
+    drivers = _repository_filter_drivers(root, process_env)
+    if drivers:
+        try:
+            count = int(process_env.get("GIT_CONFIG_COUNT") or 0)
+        except ValueError:
+            raise ClaudebuildError(f"GIT_CONFIG_COUNT={process_env['GIT_CONFIG_COUNT']!r} is not a number: "
+                                   "unset it or set it as git documents") from None
+        for driver in drivers:
+            for key, value in ((f"{driver}.{name}", "") for name in _FILTER_KEYS):
+                process_env[f"GIT_CONFIG_KEY_{count}"], process_env[f"GIT_CONFIG_VALUE_{count}"] = key, value
+                count += 1
+            process_env[f"GIT_CONFIG_KEY_{count}"], process_env[f"GIT_CONFIG_VALUE_{count}"] = f"{driver}.required", "false"
+            count += 1
+        process_env["GIT_CONFIG_COUNT"] = str(count)
+    hooks = () if repository_hooks_path else NO_REPOSITORY_HOOKS
+    return ["git", *NO_REPOSITORY_PROGRAMS, *hooks, *args], process_env
+
+
+def _repository_filter_drivers(root: Path, env: Mapping[str, str]) -> tuple[str, ...]:
+    """`filter.<name>` (as `filter.<name>`) for every filter driver the repository's own config defines, its
+    included files too; read once per root and git environment in a process (a run makes several git calls).
+
+    `git config` itself runs nothing; a name git could not take as a key (a newline) is refused."""
+    key = (str(root), tuple(sorted((name, value) for name, value in env.items() if name.startswith("GIT_"))))
+    cached = _driver_cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        done = subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, *NO_REPOSITORY_HOOKS, "config", "--null",
+                               "--show-scope", "--name-only", "--get-regexp", r"^filter\."],
+                              cwd=root, env=dict(env), capture_output=True, check=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return ()  # no git (the call it guards says so) or no such directory (nor will the call run)
+    fields = done.stdout.split(b"\0") if done.returncode == 0 else []
+    drivers: dict[str, None] = {}
+    for scope, name in zip(fields[0::2], fields[1::2]):
+        if scope in _TRUSTED_SCOPES or name.count(b".") < 2:
+            continue
+        driver = name[:name.rindex(b".")]
+        if b"\n" in driver:
+            raise ClaudebuildError(f"the repository's git config defines a filter driver git cannot override "
+                                   f"({driver!r}): remove that [filter] section from .git/config")
+        drivers[os.fsdecode(driver)] = None
+    _driver_cache[key] = result = tuple(drivers)
+    return result
 
 
 def run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
     """`git --literal-pathspecs -C root args...` with hook variables removed and no program from the repository's
-    config (`NO_REPOSITORY_PROGRAMS`); None when git is not installed."""
+    config (`git_process`); None when git is not installed."""
     env = {key: value for key, value in os.environ.items() if key not in _GIT_LOCATION_VARIABLES}
+    argv, env = git_process(root, ("--literal-pathspecs", "-C", str(root), *args), env)
     try:
-        return subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, "--literal-pathspecs", "-C", str(root), *args],
-                              capture_output=True, check=False, env=env)
+        return subprocess.run(argv, capture_output=True, check=False, env=env)
     except FileNotFoundError:
         return None
 
@@ -88,6 +158,9 @@ class RepoFiles:
         message = _stderr(done)
         if any(marker in message for marker in _ABSENT_MARKERS):
             return None
+        if "promisor remote" in message:  # a partial clone: claudebuild's git calls allow no transport
+            raise ClaudebuildError(f"cannot read {relpath} from {self.ref}: this partial clone has not fetched it, "
+                                   f"and claudebuild never fetches: run `git show {spec}` once, then retry")
         raise ClaudebuildError(f"cannot read {relpath} from {self.ref}: {message}")
 
     def read_text(self, relpath: str) -> str | None:
@@ -138,7 +211,8 @@ def changed_since(root: Path, ref: str) -> ChangedFiles:
                                "fetch more history, e.g. `git fetch --unshallow` or actions/checkout with fetch-depth: 0")
     base = merge_base.stdout.decode().strip()
     paths: set[str] = set()
-    for args in (("diff", "--name-only", "-z", "--relative", "--no-renames", "--diff-filter=d", base, "--"),
+    for args in (("diff", "--no-ext-diff", "--no-textconv", "--ignore-submodules=dirty", "--name-only", "-z", "--relative",
+                  "--no-renames", "--diff-filter=d", base, "--"),
                  ("ls-files", "--others", "--exclude-standard", "-z")):
         done = run_git(root, *args)
         if done is None or done.returncode != 0:

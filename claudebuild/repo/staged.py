@@ -10,19 +10,22 @@ in a normal run while the hook reads only what is staged.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from claudebuild.errors import ClaudebuildError
-from claudebuild.repo.git import NO_REPOSITORY_PROGRAMS
+from claudebuild.repo.git import git_process
 from claudebuild.hashing import hash_bytes
 
 
-def git_output(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+def git_output(root: Path, *args: str, stdin: bytes | None = None, repository_hooks_path: bool = False) -> bytes:
+    """`git args` in `root` with git's own environment kept (a hook's `GIT_INDEX_FILE` names the index being
+    committed), no program from the repository's config (`git_process`); its stdout, or a one-line error."""
+    argv, env = git_process(root, args, os.environ, repository_hooks_path=repository_hooks_path)
     try:
-        done = subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, *args], cwd=root, input=stdin, capture_output=True,
-                              check=False)
+        done = subprocess.run(argv, cwd=root, input=stdin, capture_output=True, check=False, env=env)
     except FileNotFoundError:
         raise ClaudebuildError("git is not installed, and the pre-commit hook needs it to read staged files") from None
     if done.returncode != 0:
@@ -37,13 +40,13 @@ def staged_paths(root: Path) -> list[str]:
     `--relative` run in `root` already gives paths relative to it (and only those under it):
     nothing more is stripped, or `mysite/settings.py` under a root at `mysite/` would lose its
     own directory and never be reviewed."""
-    output = git_output(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--relative")
+    output = git_output(root, "diff", "--no-ext-diff", "--no-textconv", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--relative")
     return sorted(item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item)
 
 
 def staged_removals(root: Path) -> list[str]:
     """Files the index deletes (a rename counts as its old name deleted), relative to `root`."""
-    output = git_output(root, "diff", "--cached", "--name-only", "--no-renames", "--diff-filter=D", "-z", "--relative")
+    output = git_output(root, "diff", "--no-ext-diff", "--no-textconv", "--cached", "--name-only", "--no-renames", "--diff-filter=D", "-z", "--relative")
     return sorted(item.decode("utf-8", errors="surrogateescape") for item in output.split(b"\0") if item)
 
 

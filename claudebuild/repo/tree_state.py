@@ -11,7 +11,9 @@ git is asked with the settings that make it compare every stat field (`core.trus
 `core.checkStat`, `core.ignoreStat` as git's defaults), so an edit that keeps the size and
 mtime (`cp -p`, `touch -r`) is still seen, and without optional locks: looking never rewrites
 the index (git would refresh its stat data), so only the user's own git commands change it. Files marked `assume-unchanged` or `skip-worktree`
-are not looked at by git at all: `hides_edits` tells, and such a tree has no fast path.
+are not looked at by git at all: `hides_edits` tells, and such a tree has no fast path. A submodule counts by
+the commit it has checked out, not by edits inside it (which are never reviewed): looking inside would start a
+`git status` there, under the submodule's own config and its filter programs.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def read_tree_state(root: Path, extra: Sequence[str] = ()) -> TreeState | None:
         return None
     top, index = Path(lines[0]), root / lines[1]  # --git-path is relative to the directory git ran in
     done = run_git(root, *STRICT_STAT, "status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all",
-                   "--ignore-submodules=none", "--", ".")
+                   "--ignore-submodules=dirty", "--", ".")
     if done is None or done.returncode != 0:
         return None
     files = [(path, _signature(top / path)) for path in status_paths(done.stdout)]
