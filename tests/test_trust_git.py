@@ -12,7 +12,7 @@ import pytest
 
 from claudebuild.commands.hook import install_hook
 from claudebuild.errors import ClaudebuildError
-from claudebuild.repo.git import changed_since, open_repo_files
+from claudebuild.repo.git import changed_since, git_process, open_repo_files
 from claudebuild.repo.history import commit_subject, export_commit
 from claudebuild.repo.staged import GitIndex, staged_paths
 from claudebuild.repo.tree_state import read_tree_state
@@ -194,3 +194,19 @@ def test_a_partial_clone_never_fetches_a_missing_object_with_the_remotes_program
 def test_the_hook_is_installed_where_the_repositorys_hooks_path_says(repo: Path) -> None:
     git(repo, "config", "core.hooksPath", ".githooks")  # as husky sets it
     assert install_hook(repo) == repo / ".githooks/pre-commit"
+
+
+def test_the_users_own_git_config_environment_settings_stay_and_the_overrides_follow_them(repo: Path) -> None:
+    git(repo, "config", "filter.evil.clean", "evil")
+    user = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "user.name", "GIT_CONFIG_VALUE_0": "me"}
+    env = git_process(repo, ("status",), {**os.environ, **user})[1]
+    assert env["GIT_CONFIG_KEY_0"] == "user.name" and env["GIT_CONFIG_VALUE_0"] == "me"
+    assert (env["GIT_CONFIG_KEY_1"], env["GIT_CONFIG_VALUE_1"]) == ("filter.evil.clean", "")
+    assert env["GIT_CONFIG_COUNT"] == "5"
+
+
+def test_a_filter_driver_from_the_users_own_global_config_is_left_to_run(repo: Path, tmp_path: Path) -> None:
+    global_config = tmp_path / "gitconfig"
+    global_config.write_text('[filter "lfs"]\n\tclean = git-lfs clean -- %f\n')  # the user installed it
+    env = git_process(repo, ("status",), {**os.environ, "GIT_CONFIG_GLOBAL": str(global_config)})[1]
+    assert "GIT_CONFIG_COUNT" not in env

@@ -40,7 +40,8 @@ outranks it; without the monitor git only stats every file itself. (A pager neve
 NO_REPOSITORY_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
 """`git diff` against the work tree rewrites the index (even with `--no-optional-locks`) and so runs the
 `post-index-change` hook from `.git/hooks`, which an archive brings too: no hook path holds a program."""
-_FILTER_KEYS = ("clean", "smudge", "process")
+_NO_FILTER = (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false"))
+"""A filter driver with these settings starts nothing, and git takes the file's bytes as they are."""
 _TRUSTED_SCOPES = frozenset({b"system", b"global", b"command"})
 """Config the user wrote (or passed); `local`, `worktree` and any file they include come with the repository."""
 _driver_cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[str, ...]] = {}
@@ -67,22 +68,20 @@ def git_process(root: Path, args: Sequence[str], env: Mapping[str, str], *,
         except ValueError:
             raise ClaudebuildError(f"GIT_CONFIG_COUNT={process_env['GIT_CONFIG_COUNT']!r} is not a number: "
                                    "unset it or set it as git documents") from None
-        for driver in drivers:
-            for key, value in ((f"{driver}.{name}", "") for name in _FILTER_KEYS):
-                process_env[f"GIT_CONFIG_KEY_{count}"], process_env[f"GIT_CONFIG_VALUE_{count}"] = key, value
-                count += 1
-            process_env[f"GIT_CONFIG_KEY_{count}"], process_env[f"GIT_CONFIG_VALUE_{count}"] = f"{driver}.required", "false"
-            count += 1
-        process_env["GIT_CONFIG_COUNT"] = str(count)
+        settings = [(f"{driver}.{key}", value) for driver in drivers for key, value in _NO_FILTER]
+        for number, (key, value) in enumerate(settings, start=count):
+            process_env[f"GIT_CONFIG_KEY_{number}"], process_env[f"GIT_CONFIG_VALUE_{number}"] = key, value
+        process_env["GIT_CONFIG_COUNT"] = str(count + len(settings))
     hooks = () if repository_hooks_path else NO_REPOSITORY_HOOKS
     return ["git", *NO_REPOSITORY_PROGRAMS, *hooks, *args], process_env
 
 
 def _repository_filter_drivers(root: Path, env: Mapping[str, str]) -> tuple[str, ...]:
-    """`filter.<name>` (as `filter.<name>`) for every filter driver the repository's own config defines, its
-    included files too; read once per root and git environment in a process (a run makes several git calls).
+    """`filter.<driver>` for every filter driver the repository's own config defines, its included files too;
+    read once per root and git environment in a process (a run makes several git calls).
 
-    `git config` itself runs nothing; a name git could not take as a key (a newline) is refused."""
+    `git config` itself runs nothing. Any name can be passed back as a key: git refuses a config whose section
+    name holds a newline (every command fails on it, so nothing runs either)."""
     key = (str(root), tuple(sorted((name, value) for name, value in env.items() if name.startswith("GIT_"))))
     cached = _driver_cache.get(key)
     if cached is not None:
@@ -98,11 +97,7 @@ def _repository_filter_drivers(root: Path, env: Mapping[str, str]) -> tuple[str,
     for scope, name in zip(fields[0::2], fields[1::2]):
         if scope in _TRUSTED_SCOPES or name.count(b".") < 2:
             continue
-        driver = name[:name.rindex(b".")]
-        if b"\n" in driver:
-            raise ClaudebuildError(f"the repository's git config defines a filter driver git cannot override "
-                                   f"({driver!r}): remove that [filter] section from .git/config")
-        drivers[os.fsdecode(driver)] = None
+        drivers[os.fsdecode(name[:name.rindex(b".")])] = None
     _driver_cache[key] = result = tuple(drivers)
     return result
 
