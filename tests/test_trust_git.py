@@ -210,3 +210,23 @@ def test_a_filter_driver_from_the_users_own_global_config_is_left_to_run(repo: P
     global_config.write_text('[filter "lfs"]\n\tclean = git-lfs clean -- %f\n')  # the user installed it
     env = git_process(repo, ("status",), {**os.environ, "GIT_CONFIG_GLOBAL": str(global_config)})[1]
     assert "GIT_CONFIG_COUNT" not in env
+
+
+def test_a_core_worktree_pointing_elsewhere_is_refused_with_the_fix(repo: Path, tmp_path: Path) -> None:
+    commit_all(repo, "base")
+    (tmp_path / "elsewhere").mkdir()
+    git(repo, "config", "core.worktree", str(tmp_path / "elsewhere"))  # git would list that directory's files
+    with pytest.raises(ClaudebuildError, match=r"sets core.worktree to .*elsewhere") as error:
+        list_candidates(repo, lambda path: None)
+    assert "git config --unset core.worktree" in str(error.value)
+
+
+def test_a_submodules_core_worktree_naming_its_own_directory_is_accepted(repo: Path, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    git(library, "init", "-q", "-b", "main")
+    (library / "lib.py").write_text("z = 3\n")
+    commit_all(library, "library")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(library), "lib")
+    assert "core.worktree" in git(repo / "lib", "config", "--local", "--list")
+    assert list_candidates(repo / "lib", lambda path: None)[0] == ["lib.py"]

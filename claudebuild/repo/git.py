@@ -78,7 +78,8 @@ def git_process(root: Path, args: Sequence[str], env: Mapping[str, str], *,
 
 def _repository_filter_drivers(root: Path, env: Mapping[str, str]) -> tuple[str, ...]:
     """`filter.<driver>` for every filter driver the repository's own config defines, its included files too;
-    read once per root and git environment in a process (a run makes several git calls).
+    read once per root and git environment in a process (a run makes several git calls). The same call finds
+    a `core.worktree` there (`_check_work_tree`).
 
     `git config` itself runs nothing. Any name can be passed back as a key: git refuses a config whose section
     name holds a newline (every command fails on it, so nothing runs either)."""
@@ -88,18 +89,38 @@ def _repository_filter_drivers(root: Path, env: Mapping[str, str]) -> tuple[str,
         return cached
     try:
         done = subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, *NO_REPOSITORY_HOOKS, "config", "--null",
-                               "--show-scope", "--name-only", "--get-regexp", r"^filter\."],
+                               "--show-scope", "--name-only", "--get-regexp", r"^(filter\.|core\.worktree$)"],
                               cwd=root, env=dict(env), capture_output=True, check=False)
     except (FileNotFoundError, NotADirectoryError):
         return ()  # no git (the call it guards says so) or no such directory (nor will the call run)
     fields = done.stdout.split(b"\0") if done.returncode == 0 else []
     drivers: dict[str, None] = {}
     for scope, name in zip(fields[0::2], fields[1::2]):
-        if scope in _TRUSTED_SCOPES or name.count(b".") < 2:
+        if scope in _TRUSTED_SCOPES:
             continue
-        drivers[os.fsdecode(name[:name.rindex(b".")])] = None
+        if name == b"core.worktree":
+            _check_work_tree(root, env)
+        elif name.count(b".") >= 2:
+            drivers[os.fsdecode(name[:name.rindex(b".")])] = None
     _driver_cache[key] = result = tuple(drivers)
     return result
+
+
+def _check_work_tree(root: Path, env: Mapping[str, str]) -> None:
+    """Refuse a `core.worktree` from the repository's config that moves git's work tree away from the directory
+    holding `.git`: every listing would then come from elsewhere (another directory, or a part of this one),
+    and the review would silently skip the repository. A submodule's config names its own directory: allowed."""
+    if "GIT_DIR" in env or "GIT_WORK_TREE" in env:
+        return  # the user (or git running a hook) chose the repository explicitly
+    here = Path(os.path.realpath(root))
+    holder = next((directory for directory in (here, *here.parents) if os.path.lexists(directory / ".git")), None)
+    done = subprocess.run(["git", *NO_REPOSITORY_PROGRAMS, *NO_REPOSITORY_HOOKS, "rev-parse", "--show-toplevel"],
+                          cwd=root, env=dict(env), capture_output=True, check=False)
+    top = os.fsdecode(done.stdout.rstrip(b"\n"))
+    if done.returncode == 0 and (holder is None or Path(os.path.realpath(top)) != holder):
+        raise ClaudebuildError(f"the repository's git config sets core.worktree to {top}, not the directory that "
+                               f"holds its .git, so git would list other files: run `git config --unset "
+                               f"core.worktree` in {holder or root}")
 
 
 def run_git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
