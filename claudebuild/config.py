@@ -56,6 +56,9 @@ class Config:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     max_files_per_chunk: int = 20
     max_chunk_bytes: int = 25_000
+    max_call_bytes: int = 64_000
+    """Bytes of files one `claude` call may carry: a chunk's call takes other stale chunks up to this (run/batching.py);
+    0 gives every chunk its own call. Not part of any cache key: each chunk's result is stored on its own."""
     max_file_bytes: int = 1_000_000
     max_turns: int = 3
     call_timeout: float = 600.0
@@ -190,6 +193,7 @@ def _to_bool(value: Any) -> bool:
 _MINIMUMS = {
     "max_files_per_chunk": 1,
     "max_chunk_bytes": 1_000,
+    "max_call_bytes": 0,
     "max_file_bytes": 1,
     "max_turns": 2,
     "call_timeout": 1,
@@ -207,6 +211,7 @@ _MAXIMUMS = {
     **dict.fromkeys(("call_timeout", "retry_patience", "lock_timeout", "backoff_base", "backoff_max"), _WEEK),
     "max_file_bytes": 2**30,
     "max_chunk_bytes": 2**30,
+    "max_call_bytes": 2**30,
 }
 """Seconds and byte counts beyond these are typos, and would overflow a wait or a read."""
 

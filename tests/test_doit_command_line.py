@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claudebuild.engine.loader import runs_only_groups
+from claudebuild.engine.loader import parallel_calls, runs_only_groups
 
 GROUPS = frozenset({"analyze", "report", "verify", "security"})
 DOIT = "/venv/bin/doit"
@@ -27,3 +27,9 @@ def test_running_group_tasks_shows_doit_only_the_stale_chunks(argv: list[str]) -
 ])
 def test_any_other_command_line_shows_doit_every_chunk(argv: list[str]) -> None:
     assert not runs_only_groups(argv, GROUPS)
+
+
+@pytest.mark.parametrize(("argv", "workers"), [(["doit", "-n", "5", "analyze"], 5), (["doit", "analyze", "-n", "3"], 3),
+                                              (["doit"], 1), (["doit", "list"], 1), (["python"], 1)])
+def test_the_parallel_calls_are_doits_own_n(argv: list[str], workers: int) -> None:
+    assert parallel_calls(argv, GROUPS) == workers

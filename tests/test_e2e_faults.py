@@ -249,13 +249,13 @@ def test_an_interrupt_during_the_claude_version_check_exits_130_and_ends_the_che
 
 def test_a_second_run_on_the_same_repository_is_refused_with_a_clear_message(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer,
                                                                              started: list[subprocess.Popen[Any]]) -> None:
-    root = make_repo(modules(4), config="max_files_per_chunk = 1\n")
+    root = make_repo(modules(4), config="max_files_per_chunk = 1\nmax_call_bytes = 0\n")  # four calls, in turn
     fake_api.latency = 1.0
     first = subprocess.Popen([sys.executable, "-m", "claudebuild", "analyze", "-n", "1"], cwd=root, env=dict(os.environ),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started.append(first)
     wait_until(fake_api.message_requests, what="the first run's first call")
-    (root / "claudebuild.toml").write_text("max_files_per_chunk = 1\nlock_timeout = 1\n")
+    (root / "claudebuild.toml").write_text("max_files_per_chunk = 1\nmax_call_bytes = 0\nlock_timeout = 1\n")
     second = run_cli(["analyze"], cwd=root)
     assert second.returncode == 1
     assert "another claudebuild run" in second.stderr and "Traceback" not in second.stderr

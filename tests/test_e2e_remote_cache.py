@@ -218,8 +218,8 @@ def test_the_server_stopped_mid_run_leaves_the_run_correct(
         assert process.returncode == 0, err
         paid = len(api.message_requests())
     assert err.count("remote cache") == 1
-    summary = report_json(root)["summary"]
-    assert summary["fresh"] == paid >= 3 and summary["failed"] == 0
+    summary = report_json(root)["summary"]  # with -n 1 one call may carry several chunks (run/batching.py)
+    assert summary["fresh"] == summary["chunks"] and summary["failed"] == 0 and paid >= 1
 
 
 def test_file_urls_share_results_through_a_directory(

@@ -63,6 +63,8 @@ def _run(build: Build, targets: list[str], jobs: int, doit_args: Sequence[str], 
             build.runner.ensure_supported()  # a missing or old CLI is one line here, not one per chunk
         if max_cost is not None:
             targets = _apply_budget(build, pending, max_cost, targets)
+        build.workers = jobs
+        build.share_calls(pending)
         doit_code = 0
         if targets:
             from claudebuild.engine.loader import run_doit  # doit itself only when there is work for it

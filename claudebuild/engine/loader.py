@@ -59,6 +59,7 @@ def dodo_tasks(dodo_file: str, **overrides: Any) -> dict[str, Any]:
         raise InvalidDodoFile(str(error)) from None
     build.install_signal_handlers()
     names = groups_run(sys.argv, build.group_names())
+    build.workers = parallel_calls(sys.argv, build.group_names())
     build.stale_only = names is not None
     build.may_repeat_noop = bool(names) and "report" not in (names or ())  # `doit -n 5 analyze`: see `Build.may_repeat_noop`
     creators = build.task_creators(report_action(build))
@@ -93,6 +94,22 @@ def runs_only_groups(argv: Sequence[str], groups: frozenset[str]) -> bool:
 def groups_run(argv: Sequence[str], groups: frozenset[str]) -> tuple[str, ...] | None:
     """The group tasks this doit command line runs (() for doit's default tasks), or None when it is not
     one that only runs group tasks (see `runs_only_groups`)."""
+    command = _run_command(argv, groups)
+    if command is None:
+        return None
+    options, names = command
+    return tuple(names) if not options.get("always") and all(name in groups for name in names) else None
+
+
+def parallel_calls(argv: Sequence[str], groups: frozenset[str]) -> int:
+    """doit's `-n` on this command line (1 when it gives none, as doit runs then), for `Build.workers`."""
+    command = _run_command(argv, groups)
+    number = command[0].get("num_process") if command is not None else None
+    return number if isinstance(number, int) and number > 0 else 1
+
+
+def _run_command(argv: Sequence[str], groups: frozenset[str]) -> tuple[dict[str, Any], list[str]] | None:
+    """doit's options and task names when this process is doit's `run` command (said or implied)."""
     if not argv or not (os.path.basename(argv[0]) == "doit" or argv[0].endswith(os.path.join("doit", "__main__.py"))):
         return None
     loader_options = [CmdOption(option) for option in (opt_dodo, opt_cwd, opt_seek_file)]
@@ -111,7 +128,7 @@ def groups_run(argv: Sequence[str], groups: frozenset[str]) -> tuple[str, ...] |
         options, names = CmdParse(run_options).parse(words)
     except CmdParseError:
         return None
-    return tuple(names) if not options.get("always") and all(name in groups for name in names) else None
+    return dict(options), list(names)
 
 
 def run_doit(build: Build, argv: Sequence[str]) -> int:

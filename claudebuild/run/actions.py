@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from claudebuild.engine.check_tasks import check_tasks
-from claudebuild.engine.store import read_task_value, read_task_values, result_to_values, values_to_result
+from claudebuild.engine.store import read_task_value, read_task_values, result_to_values, save_values, values_to_result
 from claudebuild.engine.tasks import report_task, result_is_current, working_tree_hash
 from claudebuild.errors import ClaudebuildError, StepFailed
 from claudebuild.hashing import DEFAULT_HASHER
 from claudebuild.model import ChunkResult
 from claudebuild.run.analyze import analyze_chunk
+from claudebuild.run.batching import analyze_together
 from claudebuild.run.jobs import Job, check_view
 from claudebuild.run.noop_stamp import UP_TO_DATE, NoopStamp, Outcome
 from claudebuild.run.throttle import RunAborted
@@ -44,7 +45,9 @@ def task_creators(build: Build, report: Callable[[], None]) -> dict[str, Callabl
                                    uptodate_for=actions.analyze_uptodate)
         jobs = build.plan().jobs
         if build.doit_chunks is None and build.stale_only:
-            build.doit_chunks = frozenset(item.chunk for item in build.pending_chunks())
+            pending = build.pending_chunks()
+            build.doit_chunks = frozenset(item.chunk for item in pending)
+            build.share_calls(pending)
             build.forget_stored()  # doit's own checks of those chunks look at their files again
             if not build.doit_chunks:
                 build.say(UP_TO_DATE)
@@ -80,9 +83,14 @@ class TaskActions:
         def action() -> Any:
             previous = read_task_value(build.config.db_path, job.task)
             if previous and build.current(chunk, previous):
-                build.say(f"   reuse {chunk.id}  (stored result matches these files)")
+                if previous.get("run_id") != build.run_id:  # this run's: another chunk's call carried it
+                    build.say(f"   reuse {chunk.id}  (stored result matches these files)")
                 return previous
-            result = self._step(lambda: analyze_chunk(build.job_context(job), chunk))
+            if build.batcher is not None and build.batcher.start(chunk.id):  # another chunk's call carried it
+                previous = read_task_value(build.config.db_path, job.task)
+                if previous and build.current(chunk, previous):
+                    return previous
+            result = self._step(lambda: self._analyze(job))
             if result is None:  # the run budget would be passed: keep what was stored, touch nothing
                 build.say(f"   SKIP  {chunk.id}  (run budget reached)")
                 return previous or {}
@@ -90,6 +98,40 @@ class TaskActions:
 
         action.__name__ = f"analyze_{chunk.id}"
         return action
+
+    def _analyze(self, job: Job) -> ChunkResult | None:
+        """The job's result, from a call that may carry other stale chunks (run/batching.py); theirs are
+        stored under their own tasks before their tasks are let go."""
+        build = self.build
+        context = build.job_context(job)
+        batcher = build.batcher
+        if batcher is None:
+            return analyze_chunk(context, job.chunk)
+        reserved: dict[str, float] = {}
+
+        def reserve(chunk_id: str) -> bool:
+            amount = context.estimates.get(chunk_id, 0.0)
+            if context.budget is not None and not context.budget.reserve(chunk_id, amount):
+                return False
+            reserved[chunk_id] = amount
+            return True
+
+        claimed = batcher.claim(job.chunk.id, reserve)
+        if not claimed:
+            return analyze_chunk(context, job.chunk)
+        plan = build.plan()
+        companions = [other for other in (plan.job(chunk_id) for chunk_id in claimed) if other is not None]
+        carried: list[str] = []
+        try:
+            shared = analyze_together(context, job.chunk, [other.chunk for other in companions], reserved)
+            for other in companions:
+                result = shared.results.get(other.chunk.id)
+                if result is not None:
+                    save_values(build.config.db_path, other.task, result_to_values(other.tagged(result)))
+                    carried.append(other.chunk.id)
+        finally:
+            batcher.done(carried, [chunk_id for chunk_id in claimed if chunk_id not in carried])
+        return shared.results.get(job.chunk.id)
 
     def verify_uptodate(self, job: Job) -> Callable[[Any, dict[str, Any]], bool]:
         def uptodate(task: Any, values: dict[str, Any]) -> bool:

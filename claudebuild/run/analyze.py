@@ -63,6 +63,11 @@ class AnalysisContext:
             self.source = WorkingTree(self.config.root, self.hasher)
 
     @property
+    def content_source(self) -> ContentSource:
+        assert self.source is not None  # set by __post_init__
+        return self.source
+
+    @property
     def session_cwd(self) -> Path:
         """A fixed, empty directory: sessions are found again from it (`ask`), and the
         CLI never starts inside the repository under review."""
@@ -82,24 +87,21 @@ def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
     payload: Payload | None = None
     key = ""
     if remote is not None and not remote.disabled:
-        assert context.source is not None  # set by AnalysisContext.__post_init__
         try:
-            payload = build_payload(chunk, context.source, context.scanner)
+            payload = build_payload(chunk, context.content_source, context.scanner)
         except (OSError, UnicodeError):
             payload = None  # the call path below reports the unreadable file
         else:
-            key = remote_key(context.config, chunk, payload)
-            hit = remote.find(key, chunk, payload.sent)
+            key, hit = remote_lookup(context, chunk, payload)
             if hit is not None:
-                return hit_result(hit, chunk, payload.sent, run_id=context.run_id, model=context.config.model,
-                                  answer_digest=context.answer_digest, bytes_sent=payload.size, at=utc_now())
+                return hit
     budget = context.budget
     reserved = context.estimates.get(chunk.id, 0.0)
     if budget is not None and not budget.reserve(chunk.id, reserved):
         return None
     spent = 0.0
     try:
-        result = _analyze_reserved(context, chunk, payload)
+        result = analyze_reserved(context, chunk, payload)
         spent = result.cost_usd
     finally:
         if budget is not None:
@@ -109,7 +111,20 @@ def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
     return result
 
 
-def _analyze_reserved(context: AnalysisContext, chunk: Chunk, payload: Payload | None = None) -> ChunkResult:
+def remote_lookup(context: AnalysisContext, chunk: Chunk, payload: Payload) -> tuple[str, ChunkResult | None]:
+    """The chunk's key in the shared cache and, if the cache holds a valid entry for exactly these bytes,
+    the result it gives (no call, no budget)."""
+    assert context.remote is not None
+    key = remote_key(context.config, chunk, payload)
+    hit = context.remote.find(key, chunk, payload.sent)
+    if hit is None:
+        return key, None
+    return key, hit_result(hit, chunk, payload.sent, run_id=context.run_id, model=context.config.model,
+                           answer_digest=context.answer_digest, bytes_sent=payload.size, at=utc_now())
+
+
+def analyze_reserved(context: AnalysisContext, chunk: Chunk, payload: Payload | None = None) -> ChunkResult:
+    """The chunk analyzed by its own call (halved on "too large"), its budget already reserved."""
     started_at = utc_now()
     try:
         pieces = _analyze_parts(context, chunk, chunk.parts, depth=0, payload=payload)
@@ -161,11 +176,10 @@ def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPar
                    payload: Payload | None = None) -> list[_Piece]:
     """One call for these parts (`payload`: already read for them); on 413 / prompt-too-long, halves analyzed separately."""
     piece = Chunk(chunk.id, parts)
-    assert context.source is not None  # set by AnalysisContext.__post_init__
     if payload is None:
-        payload = build_payload(piece, context.source, context.scanner)
-    outcome, attempts, spent = _call_with_retries(context, piece, payload)
-    outcome = _located(outcome, payload)
+        payload = build_payload(piece, context.content_source, context.scanner)
+    outcome, attempts, spent = review_call(context, piece, payload)
+    outcome = located(outcome, payload)
     if outcome.kind != outcomes.TOO_LARGE or depth >= MAX_SPLIT_DEPTH:
         return [_Piece(payload.sent, payload.size, outcome, attempts, spent)]
     halves = split_parts(parts)
@@ -178,7 +192,7 @@ def _analyze_parts(context: AnalysisContext, chunk: Chunk, parts: tuple[ChunkPar
     return pieces
 
 
-def _located(outcome: CallOutcome, payload: Payload) -> CallOutcome:
+def located(outcome: CallOutcome, payload: Payload) -> CallOutcome:
     """The outcome with each finding on the exact line its quote stands on (`pipeline/locate.py`)."""
     findings = (outcome.structured or {}).get("findings") if outcome.kind == outcomes.OK else None
     if not isinstance(findings, (list, tuple)):
@@ -199,8 +213,10 @@ def split_parts(parts: tuple[ChunkPart, ...]) -> tuple[tuple[ChunkPart, ...], tu
     return (ChunkPart(only.path, 2 * only.part - 1, finer),), (ChunkPart(only.path, 2 * only.part, finer),)
 
 
-def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload) -> tuple[CallOutcome, int, float]:
-    """Returns the last outcome, the number of attempts and the dollars spent on all of them."""
+def review_call(context: AnalysisContext, chunk: Chunk, payload: Payload, reserved: float | None = None,
+                carried: tuple[str, ...] = ()) -> tuple[CallOutcome, int, float]:
+    """The review of `payload` (the files of `chunk`, or of several chunks sharing one call): the last
+    outcome, the number of attempts and the dollars spent on all of them."""
     config = context.config
     return call_with_retries(context, chunk, lambda: ClaudeCall(
         stdin=build_stdin(config, chunk, payload),
@@ -211,11 +227,12 @@ def _call_with_retries(context: AnalysisContext, chunk: Chunk, payload: Payload)
         session_id=str(uuid.uuid4()),
         cwd=context.session_cwd,
         timeout=config.call_timeout,
-        max_budget_usd=_call_guard(context, chunk),
-    ))
+        max_budget_usd=_call_guard(context, context.estimates.get(chunk.id, 0.0) if reserved is None else reserved),
+    ), carried)
 
 
-def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callable[[], ClaudeCall]) -> tuple[CallOutcome, int, float]:
+def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callable[[], ClaudeCall],
+                      carried: tuple[str, ...] = ()) -> tuple[CallOutcome, int, float]:
     """One call (a fresh `make_call()` per attempt) under the run's retry policy, token bucket and throttle gate:
     the last outcome, the number of attempts and the dollars spent on all of them. Reviews and verifications
     both go through here, so they share every rule about faults, pauses and stopping."""
@@ -242,7 +259,7 @@ def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callabl
         if context.tokens is not None:
             context.tokens.adjust(outcome.input_tokens + outcome.output_tokens - expected_tokens)
         spent += outcome.cost_usd
-        _log_call(context, chunk, call, outcome, attempts, call_started)
+        _log_call(context, chunk, call, outcome, attempts, call_started, carried)
         if outcome.kind == outcomes.OK:
             return outcome, attempts, spent
         reason = outcomes.run_stop_reason(outcome)
@@ -260,18 +277,21 @@ def call_with_retries(context: AnalysisContext, chunk: Chunk, make_call: Callabl
         return outcome, attempts, spent
 
 
-def _call_guard(context: AnalysisContext, chunk: Chunk) -> float | None:
-    """Per-call `--max-budget-usd`: what is left of the run budget, this chunk's reservation included."""
+def _call_guard(context: AnalysisContext, reserved: float) -> float | None:
+    """Per-call `--max-budget-usd`: what is left of the run budget, this call's reservation included."""
     if context.budget is None:
         return None
-    return max(0.01, context.budget.remaining() + context.estimates.get(chunk.id, 0.0))
+    return max(0.01, context.budget.remaining() + reserved)
 
 
-def _log_call(context: AnalysisContext, chunk: Chunk, call: ClaudeCall, outcome: CallOutcome, attempt: int, started: str) -> None:
+def _log_call(context: AnalysisContext, chunk: Chunk, call: ClaudeCall, outcome: CallOutcome, attempt: int, started: str,
+              carried: tuple[str, ...] = ()) -> None:
+    """One line per attempt; a call that carried other chunks (run/batching.py) names them all under `chunks`."""
     context.call_log.write(
         {
             "run_id": context.run_id,
             "chunk": chunk.id,
+            **({"chunks": [chunk.id, *carried]} if carried else {}),
             "files": list(chunk.paths),
             "attempt": attempt,
             "start": started,

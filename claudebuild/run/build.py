@@ -31,6 +31,7 @@ from claudebuild.run.jobs import Job, check_view
 from claudebuild.run.plan import Plan, Planner, Shard
 from claudebuild.run.verify import verification_estimates, verified_report
 from claudebuild.run.analyze import AnalysisContext
+from claudebuild.run.batching import CallBatcher, Candidate
 from claudebuild.run.budget import CostHistory, PendingChunk, estimate, prioritise
 from claudebuild.run.calllog import CallLog
 from claudebuild.claude.environment import claude_environment
@@ -116,6 +117,10 @@ class Build:
         self.stale_only = False
         """Plain `doit` running group tasks (see `engine.loader.runs_only_groups`): `task_analyze` sets
         `doit_chunks` to the chunks that can be stale, as `claudebuild analyze` does."""
+        self.batcher: CallBatcher | None = None
+        """Set by `share_calls` once the stale chunks are known: which chunk's call carries which others."""
+        self.workers = 5
+        """Parallel calls (`-n`): a call carries no more than its share of the stale chunks (run/batching.py)."""
         self.may_repeat_noop = False
         """Plain `doit` running only analyze groups (`doit -n 5 analyze`, not `report`): a no-op stamp that
         still matches (run/noop_stamp.py) gives doit nothing to do without planning."""
@@ -353,6 +358,19 @@ class Build:
             pending = [replace(item, estimate_usd=item.estimate_usd + extra.get(item.chunk, 0.0)) for item in pending]
             pending += verify_only
         return prioritise(pending)
+
+    def share_calls(self, pending: Sequence[PendingChunk]) -> None:
+        """Let calls carry several of these stale chunks (run/batching.py), in the order doit runs them.
+        With a run budget only the chunks it covers (`context.estimates`) are carried."""
+        if self.config.max_call_bytes <= 0:
+            return
+        chosen = self.context.estimates if self.context.budget is not None else None
+        sizes = {item.chunk: item.size for item in pending if item.reason != "verify"
+                 and (chosen is None or item.chunk in chosen)}
+        candidates = [Candidate(job.chunk.id, sizes[job.chunk.id], job.answer_digest, frozenset(job.chunk.paths))
+                      for job in self.plan().jobs if job.chunk.id in sizes]
+        if len(candidates) > 1:
+            self.batcher = CallBatcher(candidates, max_bytes=self.config.max_call_bytes, workers=self.workers)
 
     # -- stopping ---------------------------------------------------------
     def stop(self, reason: str) -> None:
