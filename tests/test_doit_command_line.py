@@ -29,7 +29,7 @@ def test_any_other_command_line_shows_doit_every_chunk(argv: list[str]) -> None:
     assert not runs_only_groups(argv, GROUPS)
 
 
-@pytest.mark.parametrize(("argv", "workers"), [(["doit", "-n", "5", "analyze"], 5), (["doit", "analyze", "-n", "3"], 3),
+@pytest.mark.parametrize(("argv", "workers"), [(["doit", "-n", "5", "analyze"], 5), (["doit", "run", "-n", "3", "analyze"], 3),
                                               (["doit"], 1), (["doit", "list"], 1), (["python"], 1)])
 def test_the_parallel_calls_are_doits_own_n(argv: list[str], workers: int) -> None:
     assert parallel_calls(argv, GROUPS) == workers
