@@ -6,6 +6,7 @@ call per chunk would give: every chunk's own stored result and findings, reuse, 
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from claudebuild.commands.ask import run_ask
+from claudebuild.config_sources import load_config
 from claudebuild.engine.store import read_task_values
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
@@ -73,3 +76,13 @@ def test_a_file_that_breaks_a_shared_call_fails_only_its_own_chunk(repo: Path, f
     status = {name.removeprefix("analyze:"): values["status"] for name, values in stored(repo).items()}
     assert status == {path: "error" if path == "pkg/m3.py" else "ok" for path in MODULES}
     assert report_json(repo)["summary"]["failed"] == 1
+
+
+def test_ask_about_a_carried_chunk_resumes_the_shared_calls_session(repo: Path, fake_api: FakeAnthropicServer) -> None:
+    review(repo)
+    out = io.StringIO()
+    assert run_ask(load_config(repo), "pkg/m6.py", "Why is eval dangerous here?", out=out) == 0
+
+    session = stored(repo)["analyze:pkg/m6.py"]["session_id"]
+    assert f"(forked from {session})" in out.getvalue()
+    assert len(fake_api.message_requests()) == 2

@@ -36,6 +36,7 @@ def config_template() -> str:
 # set CLAUDEBUILD_CLAUDE, pass --claude, or put claude_bin in ~/.config/claudebuild/config.toml.
 # max_files_per_chunk = {defaults.max_files_per_chunk}
 # max_chunk_bytes = {defaults.max_chunk_bytes}             # larger files are split by line ranges
+# max_call_bytes = {defaults.max_call_bytes}              # a call may carry several stale chunks up to this; 0: one call each
 # max_file_bytes = {defaults.max_file_bytes}             # larger files are skipped
 # max_turns = {defaults.max_turns}
 # call_timeout = {defaults.call_timeout}                # seconds per claude call
