@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=1.0, help="fake API seconds per call (default 1.0)")
     parser.add_argument("--jobs", "-n", type=int, default=5, help="parallel claude calls (default 5)")
     parser.add_argument("--max-files-per-chunk", type=int, help="written into claudebuild.toml (default: claudebuild's)")
+    parser.add_argument("--max-call-bytes", type=int, help="written into claudebuild.toml (default: claudebuild's; "
+                        "0 gives every chunk its own call)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--git", action="store_true", help="make the repository a git work tree (discovery by git ls-files)")
     parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip the naive loop")
@@ -78,15 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         manifest = generate_repo(repo, args.files, args.seed, git=args.git)
         generated_in = time.monotonic() - started
-        if args.max_files_per_chunk:
-            write_config(repo, {"max_files_per_chunk": args.max_files_per_chunk})
+        settings = {key: value for key, value in (("max_files_per_chunk", args.max_files_per_chunk),
+                                                   ("max_call_bytes", args.max_call_bytes)) if value is not None}
+        if settings:
+            write_config(repo, settings)
         chunks = plan_chunks(repo)
         print(f"repository: {args.files} files ({manifest.total_bytes / 1e6:.2f} MB; "
               + ", ".join(f"{n} .{lang}" for lang, n in sorted(manifest.by_language.items()))
               + f"), {len(manifest.problems)} planted problems, {'git' if args.git else 'no git'}, "
               f"generated in {generated_in:.1f}s at {repo}")
         print(f"settings: -n {args.jobs}, latency {args.latency:.2f}s, max_files_per_chunk "
-              f"{args.max_files_per_chunk or 'default'} -> {len(chunks)} chunks; {os.cpu_count()} CPU cores", flush=True)
+              f"{args.max_files_per_chunk or 'default'}, max_call_bytes {'default' if args.max_call_bytes is None else args.max_call_bytes}"
+              f" -> {len(chunks)} chunks; {os.cpu_count()} CPU cores", flush=True)
         load_before = load_note()
         print(f"before: {load_before}", flush=True)
 
