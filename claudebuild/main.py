@@ -66,7 +66,7 @@ commands:
   ask FILE|CHUNK "Q"     ask a follow-up question on a chunk's stored Claude session (--no-fork, --reanalyze)
   sessions [--json]      list chunks with their Claude session id, age, cost and whether it can be resumed
   estimate [--history N] expected tokens and cost (list prices) of a cold run, of what is stale now and, with
-                         --history N, of a run on each of the last N commits; no API call (--json for tools)
+                         --history N, of a run on each of the last N commits, for runs with -n N (default 5); no API call (--json)
   baseline               record the current findings in claudebuild-baseline.json: only new ones fail --fail-on
   demo                   copy the bundled sample repo, run it against the local fake API, edit, rerun
   list|info|forget|...   any other doit command, on claudebuild's tasks (e.g. `claudebuild info analyze:<id>`)
@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("--history", type=int, default=0, metavar="N",
                           help="also: the cost of running claudebuild on each of the last N commits")
     estimate.add_argument("--json", action="store_true", help="as JSON, for tools")
+    estimate.add_argument("-n", "--jobs", type=int, default=5, help="the -n of the runs estimated (default 5): with many "
+                          "stale chunks, one call carries several")
     demo = sub.add_parser("demo", help="run the offline demo")
     demo.add_argument("--dir", type=Path, help="where to put the sample repository (default: a new temp dir)")
     demo.add_argument("--latency", type=float, default=0.3, help="fake API latency per call in seconds")
@@ -279,7 +281,7 @@ def _command(options: argparse.Namespace, found: RepoRoot) -> int:
 
         if options.history < 0:
             raise ClaudebuildError("--history must be 0 or more commits")
-        return run_estimate(config, history=options.history, as_json=options.json)
+        return run_estimate(config, history=options.history, as_json=options.json, workers=options.jobs)
     if command == "baseline":
         from claudebuild.commands.baseline import record_baseline
 

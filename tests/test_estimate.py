@@ -20,9 +20,9 @@ from conftest import git
 FILES = {f"pkg{i}/mod{j}.py": f"def f{i}_{j}():\n    return {i * 10 + j}\n" for i in range(3) for j in range(2)}
 
 
-def estimate(root: Path, history: int = 0) -> dict[str, object]:
+def estimate(root: Path, history: int = 0, workers: int = 5) -> dict[str, object]:
     out = io.StringIO()
-    assert run_estimate(load_config(root), history=history, as_json=True, out=out) == 0
+    assert run_estimate(load_config(root), history=history, as_json=True, out=out, workers=workers) == 0
     document: dict[str, object] = json.loads(out.getvalue())
     return document
 
@@ -102,3 +102,21 @@ def test_a_tally_adds_the_overhead_to_every_call() -> None:
     tally = Tally()
     tally.add("claude-sonnet-5-5", 3500, PerCall(500, 100, "defaults"))
     assert (tally.calls, tally.input_tokens, tally.output_tokens) == (1, 1500, 100)
+
+
+def test_with_many_stale_chunks_per_worker_a_cold_run_counts_the_calls_that_carry_several(
+        make_repo: Callable[..., Path]) -> None:
+    root = make_repo(FILES, config="max_files_per_chunk = 1\n")
+    one_each = estimate(root, workers=5)["cold"]  # 6 chunks for 5 workers: a call each
+    carried = estimate(root, workers=1)["cold"]  # 6 chunks for 1 worker: one call carries all
+    assert (one_each["calls"], carried["calls"]) == (6, 1)  # type: ignore[index]
+    assert carried["content_bytes"] == one_each["content_bytes"]  # type: ignore[index]
+    assert carried["output_tokens"] == one_each["output_tokens"]  # type: ignore[index]  # answers are per chunk
+    assert carried["cost_usd"] < one_each["cost_usd"]  # type: ignore[index]
+
+
+def test_results_that_shared_a_call_count_its_overhead_once() -> None:
+    shared = [ChunkResult(chunk=str(i), status="ok", session_id="s", input_tokens=500, output_tokens=100, bytes_sent=1400)
+              for i in range(3)]
+    figures = per_call_figures(shared)  # 1,500 input tokens for 4,200 bytes (1,200 tokens): 300 of overhead
+    assert (figures.overhead_input_tokens, figures.output_tokens) == (300, 100)

@@ -13,14 +13,18 @@ request, which a chunk pays whatever its size):
   exactly as now (same settings, same `.claudeignore`); a chunk is analyzed again when it is new
   or any of its files' bytes changed.
 
-Per-call overhead and answer length come from this repository's stored results when there
-are any (median input tokens beyond the bytes sent, median output tokens), else from defaults.
+Calls are counted as `analyze -n JOBS` would make them: when many chunks are stale, one call
+carries several (run/batching.py), and the overhead is paid per call. Per-call overhead and
+answer length come from this repository's stored results when there are any (median input
+tokens beyond the bytes sent, over the calls, results sharing a session being one call; median
+output tokens per chunk), else from defaults.
 """
 
 from __future__ import annotations
 
 import statistics
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ from claudebuild.pipeline.discover import discover_files
 from claudebuild.prices import is_alias, price_of
 from claudebuild.repo.history import commit_subject, export_commit, recent_commits
 from claudebuild.run.budget import BYTES_PER_TOKEN, EXPECTED_OUTPUT_TOKENS, OVERHEAD_INPUT_TOKENS
+from claudebuild.run.batching import Candidate, planned_calls
 from claudebuild.run.build import Build
 from claudebuild.run.plan import own_ignores
 from claudebuild.run.jobs import make_jobs
@@ -45,7 +50,8 @@ from claudebuild.untrusted_text import json_strings
 
 @dataclass(frozen=True)
 class PerCall:
-    """What every call costs beyond its content, and how long an answer is."""
+    """What every call costs beyond its content, and how long an answer is (per chunk: a call carrying
+    several chunks answers for each)."""
 
     overhead_input_tokens: int
     output_tokens: int
@@ -62,13 +68,23 @@ class Tally:
     output_tokens: int = 0
     cost_usd: float = 0.0
 
-    def add(self, model: str, size: int, per_call: PerCall) -> None:
+    def add(self, model: str, size: int, per_call: PerCall, chunks: int = 1) -> None:
+        """One call carrying `chunks` chunks of `size` bytes in all."""
         tokens_in = round(size / BYTES_PER_TOKEN) + per_call.overhead_input_tokens
+        tokens_out = per_call.output_tokens * chunks
         self.calls += 1
         self.content_bytes += size
         self.input_tokens += tokens_in
-        self.output_tokens += per_call.output_tokens
-        self.cost_usd += price_of(model).cost(tokens_in, per_call.output_tokens)
+        self.output_tokens += tokens_out
+        self.cost_usd += price_of(model).cost(tokens_in, tokens_out)
+
+    def add_calls(self, jobs: Sequence[PlannedJob], per_call: PerCall, config: Config, workers: int) -> None:
+        """The calls a run makes for these stale jobs (`planned_calls`)."""
+        by_task = {job.task: job for job in jobs}
+        candidates = [Candidate(job.task, job.size, job.digest, job.paths) for job in jobs]
+        for call in planned_calls(candidates, max_bytes=config.max_call_bytes, workers=workers):
+            carried = [by_task[task] for task in call]
+            self.add(carried[0].model, sum(job.size for job in carried), per_call, len(carried))
 
     def merge(self, other: Tally) -> None:
         for name in ("calls", "content_bytes", "input_tokens", "output_tokens", "cost_usd"):
@@ -91,20 +107,25 @@ class PlannedJob:
     model: str
     size: int
     signature: tuple[tuple[str, int, int, str], ...]
+    digest: str = ""
+    """Its settings' answer digest: only chunks with the same one share a call."""
+    paths: frozenset[str] = frozenset()
 
 
 def per_call_figures(results: Iterable[Any]) -> PerCall:
     """Medians over stored successful results; defaults when there are none."""
-    overhead: list[float] = []
+    calls: dict[str, list[Any]] = defaultdict(list)  # a call carrying several chunks gave each its share
     outputs: list[int] = []
-    for result in results:
+    for number, result in enumerate(results):
         if result.status == "ok" and result.input_tokens > 0 and result.attempts == 1:
-            overhead.append(max(0.0, result.input_tokens - result.bytes_sent / BYTES_PER_TOKEN))
+            calls[result.session_id or f"#{number}"].append(result)
             outputs.append(result.output_tokens)
-    if not overhead:
+    if not outputs:
         return PerCall(OVERHEAD_INPUT_TOKENS, EXPECTED_OUTPUT_TOKENS, "defaults")
+    overhead = [max(0.0, sum(r.input_tokens for r in call) - sum(r.bytes_sent for r in call) / BYTES_PER_TOKEN)
+                for call in calls.values()]
     return PerCall(round(statistics.median(overhead)), round(statistics.median(outputs)),
-                   f"history ({len(overhead)} results)")
+                   f"history ({len(outputs)} results)")
 
 
 def chunk_size(chunk: Chunk, sizes: Mapping[str, int]) -> int:
@@ -119,7 +140,8 @@ def plan_jobs(config: Config, files: Sequence[SourceFile], hashes: Mapping[str, 
     jobs = []
     for job in make_jobs(config, planned):
         signature = tuple((part.path, part.part, part.parts, hashes.get(part.path, "")) for part in job.chunk.parts)
-        jobs.append(PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), signature))
+        jobs.append(PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), signature, job.answer_digest,
+                               frozenset(job.chunk.paths)))
     return jobs
 
 
@@ -137,7 +159,7 @@ def _snapshot_jobs(config: Config, build: Build, commit: str, dest: Path) -> tup
     return plan_jobs(config, discovery.files, hashes), hashes
 
 
-def history_estimates(config: Config, build: Build, count: int, per_call: PerCall) -> list[CommitEstimate]:
+def history_estimates(config: Config, build: Build, count: int, per_call: PerCall, workers: int) -> list[CommitEstimate]:
     """A run on each of the last `count` commits, oldest first, starting from the results of the commit before."""
     commits = recent_commits(config.root, count + 1)
     estimates: list[CommitEstimate] = []
@@ -149,14 +171,13 @@ def history_estimates(config: Config, build: Build, count: int, per_call: PerCal
             if index > 0 or len(commits) <= count:  # the commit before the window only sets the starting state
                 changed = sum(1 for path, digest in hashes.items() if previous_hashes.get(path) != digest)
                 estimate = CommitEstimate(commit, commit_subject(config.root, commit), changed)
-                for job in rerun_jobs(previous, jobs):
-                    estimate.tally.add(job.model, job.size, per_call)
+                estimate.tally.add_calls(rerun_jobs(previous, jobs), per_call, config, workers)
                 estimates.append(estimate)
             previous, previous_hashes = jobs, hashes
     return estimates
 
 
-def build_estimate(config: Config, history: int = 0) -> dict[str, Any]:
+def build_estimate(config: Config, history: int = 0, workers: int = 5) -> dict[str, Any]:
     build = Build(config)
     with build:
         plan = build.plan()
@@ -164,14 +185,12 @@ def build_estimate(config: Config, history: int = 0) -> dict[str, Any]:
     stored = read_task_values(config.db_path)
     per_call = per_call_figures(values_to_result(values) for values in stored.values())
     sizes = {file.path: file.size for file in plan.discovery.files}
+    jobs = [PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), (), job.answer_digest,
+                       frozenset(job.chunk.paths)) for job in plan.jobs]
     cold, now = Tally(), Tally()
-    models: set[str] = set()
-    for job in plan.jobs:
-        size = chunk_size(job.chunk, sizes)
-        models.add(job.config.model)
-        cold.add(job.config.model, size, per_call)
-        if job.chunk.id in stale:
-            now.add(job.config.model, size, per_call)
+    cold.add_calls(jobs, per_call, config, workers)
+    now.add_calls([job for job, planned in zip(jobs, plan.jobs) if planned.chunk.id in stale], per_call, config, workers)
+    models = {job.model for job in jobs}
     document: dict[str, Any] = {
         "models": {model: {**asdict(price_of(model)), "alias": is_alias(model)} for model in sorted(models)},
         "per_call": asdict(per_call),
@@ -180,7 +199,7 @@ def build_estimate(config: Config, history: int = 0) -> dict[str, Any]:
         "stale": asdict(now),
     }
     if history:
-        commits = history_estimates(config, build, history, per_call)
+        commits = history_estimates(config, build, history, per_call, workers)
         total = Tally()
         for item in commits:
             total.merge(item.tally)
@@ -204,8 +223,8 @@ def render_text(document: Mapping[str, Any]) -> str:
     prices = ", ".join(f"{model} ${price['input']:g}/${price['output']:g} per Mtok in/out" + (" (alias)" if price["alias"] else "")
                        for model, price in document["models"].items())
     lines = [f"claudebuild: estimate at list prices, no API call ({prices or 'no chunks'})",
-             (f"  per call: {per_call['overhead_input_tokens']} input tokens of overhead, "
-              f"{per_call['output_tokens']} output tokens ({per_call['source']}); {document['bytes_per_token']} bytes a token"),
+             (f"  per call: {per_call['overhead_input_tokens']} input tokens of overhead; "
+              f"{per_call['output_tokens']} output tokens a chunk ({per_call['source']}); {document['bytes_per_token']} bytes a token"),
              "  " + _line("cold run", document["cold"]),
              "  " + _line("stale now", document["stale"])]
     history = document.get("history")
@@ -220,9 +239,11 @@ def render_text(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_estimate(config: Config, *, history: int = 0, as_json: bool = False, out: TextIO | None = None) -> int:
-    """Print the estimate (text or JSON); makes no API call and starts no `claude`."""
-    document = build_estimate(config, history)
+def run_estimate(config: Config, *, history: int = 0, as_json: bool = False, out: TextIO | None = None,
+                 workers: int = 5) -> int:
+    """Print the estimate (text or JSON) for runs with `workers` parallel calls; makes no API call and starts
+    no `claude`."""
+    document = build_estimate(config, history, workers)
     # commit subjects are the repository's text: cleaned like every string claudebuild prints
     text = orjson.dumps(json_strings(document), option=orjson.OPT_INDENT_2).decode() if as_json else render_text(document)
     print(text, file=out)

@@ -124,6 +124,26 @@ class CallBatcher:
             self._cond.notify_all()
 
 
+def planned_calls(candidates: Sequence[Candidate], *, max_bytes: int, workers: int) -> list[tuple[str, ...]]:
+    """The calls a run would make for these stale chunks, each its chunks in order, by the same rules, with
+    the tasks claiming in turn (in a run they claim side by side, so the count is close, not exact): for
+    `claudebuild estimate`."""
+    if max_bytes <= 0:
+        return [(candidate.chunk,) for candidate in candidates]
+    batcher = CallBatcher(candidates, max_bytes=max_bytes, workers=workers)
+    calls: list[tuple[str, ...]] = []
+    carried: set[str] = set()
+    for candidate in candidates:
+        if candidate.chunk in carried:
+            continue
+        batcher.start(candidate.chunk)
+        taken = batcher.claim(candidate.chunk)
+        batcher.done(taken, ())
+        carried.update(taken)
+        calls.append((candidate.chunk, *taken))
+    return calls
+
+
 @dataclass(frozen=True)
 class SharedCall:
     """What one task's analysis gave: a result for its own chunk (None: the run budget declined it) and for
