@@ -212,3 +212,13 @@ def test_the_call_log_names_every_chunk_a_call_carried(repo: Path) -> None:
 
     (line,) = (context.config.state_path / "calls.ndjson").read_text().splitlines()
     assert '"chunks":["a.py","b.py"]' in line.replace(" ", "")
+
+
+def test_the_leader_of_a_failed_shared_call_pays_for_it_in_its_own_result(repo: Path) -> None:
+    def answer(call: ClaudeCall) -> CallOutcome:
+        return failed(outcomes.BAD_OUTPUT, cost=0.02) if "b.py" in files_in(call) else ok(cost=0.01)
+
+    shared = analyze_together(context_for(repo, FakeRunner(answer)), chunk("a.py"), [chunk("b.py")], {})
+
+    result = shared.results["a.py"]
+    assert result is not None and result.cost_usd == pytest.approx(0.02 * 2 + 0.01)  # two tries, then alone

@@ -201,13 +201,11 @@ def analyze_together(context: AnalysisContext, leader: Chunk, companions: Sequen
             alone = analyze_reserved(context, leader, own.payload)
             results[leader.id], spent_by[leader.id] = alone, alone.cost_usd
         else:
-            shared, back = _one_call(context, calling, sum(holds.get(m.chunk.id, 0.0) for m in calling))
+            shared, back, failed_cost = _one_call(context, calling, sum(holds.get(m.chunk.id, 0.0) for m in calling))
             results.update(shared)
-            sent_back += back
+            sent_back += [chunk_id for chunk_id in back if chunk_id != leader.id]
             spent_by.update({chunk_id: result.cost_usd for chunk_id, result in shared.items()})
-            if leader.id in back:  # its own call, as if it had never shared one
-                sent_back.remove(leader.id)
-                failed_cost = spent_by.pop(leader.id, 0.0)
+            if leader.id in back:  # its own call, as if it had never shared one; it pays for the failed one
                 alone = analyze_reserved(context, leader, own.payload)
                 alone = replace(alone, cost_usd=round(alone.cost_usd + failed_cost, 6))
                 results[leader.id], spent_by[leader.id] = alone, alone.cost_usd
@@ -226,9 +224,10 @@ def analyze_together(context: AnalysisContext, leader: Chunk, companions: Sequen
 
 
 def _one_call(context: AnalysisContext, members: Sequence[_Member],
-              reserved: float) -> tuple[dict[str, ChunkResult], list[str]]:
-    """The members' results from one call, or (when it fails) the leader's failure as its result only if
-    alone would not help (rate limited past patience) and every member's id sent back otherwise."""
+              reserved: float) -> tuple[dict[str, ChunkResult], list[str], float]:
+    """One call for the members: every member's result, or when the call fails, the members sent back and what
+    the failed call cost. Rate limited past patience, the leader keeps that failure as its result (alone
+    would only wait again) and the others are sent back; any other failure sends every member back."""
     leader = members[0].chunk
     combined = Chunk(leader.id, tuple(part for member in members for part in member.chunk.parts))
     payload = Payload(tuple(s for m in members for s in m.payload.sections), tuple(s for m in members for s in m.payload.sent))
@@ -237,7 +236,7 @@ def _one_call(context: AnalysisContext, members: Sequence[_Member],
                                            tuple(member.chunk.id for member in members[1:]))
     outcome = located(outcome, payload)
     sizes = [member.payload.size for member in members]
-    shares = [size / (sum(sizes) or 1) for size in sizes] if sum(sizes) else [1 / len(members)] * len(members)
+    shares = [size / sum(sizes) for size in sizes] if sum(sizes) else [1 / len(members)] * len(members)
     common = dict(session_id=outcome.session_id, cwd=str(context.session_cwd), model=context.config.model,
                   cli_version=context.runner.launch_facts()["cli_version"], started_at=started_at,
                   finished_at=utc_now(), run_id=context.run_id, attempts=attempts,
@@ -248,8 +247,8 @@ def _one_call(context: AnalysisContext, members: Sequence[_Member],
                                 cost_usd=round(spent, 6), input_tokens=outcome.input_tokens,
                                 output_tokens=outcome.output_tokens, duration_ms=outcome.duration_ms,
                                 bytes_sent=payload.size, sent=members[0].payload.sent, **common)
-            return {leader.id: error}, [member.chunk.id for member in members[1:]]
-        return {leader.id: ChunkResult(leader.id, "error", cost_usd=round(spent, 6))}, [m.chunk.id for m in members]
+            return {leader.id: error}, [member.chunk.id for member in members[1:]], 0.0
+        return {}, [member.chunk.id for member in members], spent
     owner = {path: member.chunk.id for member in members for path in member.chunk.paths}
     found: dict[str, list[dict[str, object]]] = {member.chunk.id: [] for member in members}
     for raw in (outcome.structured or {}).get("findings", ()):
@@ -268,4 +267,4 @@ def _one_call(context: AnalysisContext, members: Sequence[_Member],
             member.chunk.id, "ok", raw_findings=tuple(found[member.chunk.id]), cost_usd=round(spent * share, 6),
             input_tokens=input_tokens, output_tokens=output_tokens, duration_ms=duration,
             bytes_sent=member.payload.size, sent=member.payload.sent, **common)
-    return results, []
+    return results, [], 0.0
