@@ -147,6 +147,16 @@ GIT_ISOLATION = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "G
 """A fixed identity and none of the developer's or the machine's git config."""
 
 
+@pytest.fixture
+def app_git_repo(tmp_path: Path) -> Path:
+    """A git work tree on branch `main` holding one file, `app.py`, not committed yet."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.py").write_text("x = 1\n")
+    return root
+
+
 def git(root: Path, *args: str, check: bool = True) -> str:
     """`git ARGS` in `root`, isolated by `GIT_ISOLATION`; its stdout and stderr, stripped."""
     done = subprocess.run(["git", *args], cwd=root, env={**os.environ, **GIT_ISOLATION}, capture_output=True,

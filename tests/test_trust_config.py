@@ -32,12 +32,8 @@ def commit_all(root: Path, message: str = "change") -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.py").write_text("x = 1\n")
-    return root
+def repo(app_git_repo: Path) -> Path:
+    return app_git_repo
 
 
 def write(root: Path, name: str, text: str) -> None:

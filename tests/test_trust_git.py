@@ -21,12 +21,8 @@ from conftest import git
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "app.py").write_text("x = 1\n")
-    return root
+def repo(app_git_repo: Path) -> Path:
+    return app_git_repo
 
 
 @pytest.fixture
