@@ -17,6 +17,7 @@ import pytest
 from claudebuild.commands.ask import run_ask
 from claudebuild.config_sources import load_config
 from claudebuild.engine.store import read_task_values
+from claudebuild.run.calllog import read_call_log
 from claudebuild.fakeapi import FakeAnthropicServer, Fault
 from claudebuild.main import main
 
@@ -69,12 +70,17 @@ def test_after_a_shared_call_a_rerun_makes_no_call_and_an_edit_calls_for_its_chu
     assert len(requests) == 2 and ' "pkg/m5.py"\n' in requests[-1].user_text and ' "pkg/m4.py"\n' not in requests[-1].user_text
 
 
-def test_a_file_that_breaks_a_shared_call_fails_only_its_own_chunk(repo: Path, fake_api: FakeAnthropicServer) -> None:
+def test_a_file_that_breaks_a_shared_call_fails_only_its_own_chunk(make_repo: Callable[..., Path],
+                                                                   fake_api: FakeAnthropicServer) -> None:
+    four = {path: text for path, text in MODULES.items() if path < "pkg/m4.py"}  # the fewest that share a call at -n 1
+    repo = make_repo(four, config="max_files_per_chunk = 1\n")
     fake_api.add_fault(Fault(match=' "pkg/m3.py"\n', text_only=True))
     review(repo)
 
     status = {name.removeprefix("analyze:"): values["status"] for name, values in stored(repo).items()}
-    assert status == {path: "error" if path == "pkg/m3.py" else "ok" for path in MODULES}
+    assert status == {path: "error" if path == "pkg/m3.py" else "ok" for path in four}
+    calls = read_call_log(repo / ".claudebuild" / "calls.ndjson")
+    assert len(calls) == 2 + 1 + 3 + 1  # the shared call tried twice, then each chunk alone (m3's twice)
     assert report_json(repo)["summary"]["failed"] == 1
 
 
