@@ -59,6 +59,8 @@ class Config:
     max_call_bytes: int = 64_000
     """Bytes of files one `claude` call may carry: a chunk's call takes other stale chunks up to this (run/batching.py);
     0 gives every chunk its own call. Not part of any cache key: each chunk's result is stored on its own."""
+    share_calls_from: int = 32
+    """Stale chunks a run must start with (and four per worker) before its calls carry several chunks."""
     max_file_bytes: int = 1_000_000
     max_turns: int = 3
     call_timeout: float = 600.0
@@ -194,6 +196,7 @@ _MINIMUMS = {
     "max_files_per_chunk": 1,
     "max_chunk_bytes": 1_000,
     "max_call_bytes": 0,
+    "share_calls_from": 2,
     "max_file_bytes": 1,
     "max_turns": 2,
     "call_timeout": 1,

@@ -37,19 +37,19 @@ def started(batcher: CallBatcher, *chunks: str) -> None:
 
 
 def test_a_call_carries_waiting_chunks_from_the_end_of_the_queue() -> None:
-    batcher = CallBatcher(candidates(10, 10, 10, 10, 10), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(10, 10, 10, 10, 10), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c4", "c3", "c2", "c1")
 
 
 def test_a_call_carries_no_more_bytes_than_max_call_bytes() -> None:
-    batcher = CallBatcher(candidates(40, 30, 30, 20), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(40, 30, 30, 20), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c3", "c2")  # 40 + 20 + 30; c1's 30 more would pass 100
 
 
 def test_a_chunk_larger_than_the_room_left_is_passed_over_for_a_smaller_one() -> None:
-    batcher = CallBatcher(candidates(50, 10, 60), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(50, 10, 60), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c1",)
 
@@ -60,40 +60,46 @@ def test_a_call_takes_no_more_than_its_share_of_the_waiting_chunks() -> None:
     assert batcher.claim("c0") == ("c19", "c18", "c17")  # 20 chunks for 5 workers: four per call
 
 
-def test_with_fewer_than_four_waiting_chunks_per_worker_every_chunk_has_its_own_call() -> None:
-    batcher = CallBatcher(candidates(*[1] * 19), max_bytes=1000, workers=5)
+def test_with_as_many_workers_as_chunks_every_chunk_has_its_own_call() -> None:
+    batcher = CallBatcher(candidates(*[1] * 5), max_bytes=1000, workers=5)
+    started(batcher, "c0")
+    assert batcher.claim("c0") == ()
+
+
+def test_a_run_with_fewer_stale_chunks_than_share_calls_from_has_a_call_per_chunk() -> None:
+    batcher = CallBatcher(candidates(*[1] * 31), max_bytes=1000, workers=1, share_from=32)
     started(batcher, "c0")
     assert batcher.claim("c0") == ()
 
 
 def test_chunks_with_other_settings_never_share_a_call() -> None:
-    batcher = CallBatcher([*candidates(1, 1), Candidate("x", 1, "other", frozenset({"x.py"}))], max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher([*candidates(1, 1), Candidate("x", 1, "other", frozenset({"x.py"}))], max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c1",)
 
 
 def test_two_parts_of_one_file_never_share_a_call() -> None:
     parts = [Candidate("a#1", 1, "d", frozenset({"a.py"})), Candidate("a#2", 1, "d", frozenset({"a.py"}))]
-    batcher = CallBatcher(parts, max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(parts, max_bytes=100, workers=1)
     started(batcher, "a#1")
     assert batcher.claim("a#1") == ()
 
 
 def test_a_started_or_carried_chunk_is_never_claimed_again() -> None:
-    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1)
     started(batcher, "c0", "c3")
     assert batcher.claim("c0") == ("c2", "c1")
     assert batcher.claim("c3") == ()
 
 
 def test_a_refused_reservation_ends_the_claim() -> None:
-    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0", lambda chunk: chunk != "c2") == ("c3",)
 
 
 def test_a_chunk_sent_back_by_a_failed_call_is_never_carried_and_carries_nothing() -> None:
-    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(1, 1, 1, 1), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c3", "c2", "c1")
     batcher.done(carried=("c3",), sent_back=("c2", "c1"))
@@ -102,7 +108,7 @@ def test_a_chunk_sent_back_by_a_failed_call_is_never_carried_and_carries_nothing
 
 
 def test_a_carried_chunks_own_task_waits_until_the_call_that_carries_it_is_done() -> None:
-    batcher = CallBatcher(candidates(1, 1), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(1, 1), max_bytes=100, workers=1)
     started(batcher, "c0")
     assert batcher.claim("c0") == ("c1",)
     waited: list[bool] = []
@@ -119,7 +125,7 @@ def test_a_carried_chunks_own_task_waits_until_the_call_that_carries_it_is_done(
 
 
 def test_a_chunk_whose_carrying_call_is_done_starts_without_waiting() -> None:
-    batcher = CallBatcher(candidates(1, 1), max_bytes=100, workers=1, min_waiting=0)
+    batcher = CallBatcher(candidates(1, 1), max_bytes=100, workers=1)
     started(batcher, "c0")
     batcher.claim("c0")
     batcher.done(carried=("c1",), sent_back=())

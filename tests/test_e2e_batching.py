@@ -28,6 +28,10 @@ pytestmark = [needs_claude, pytest.mark.e2e]
 MODULES = {f"pkg/m{n}.py": f"def f{n}(x):\n    return x + {n}\n\n\ndef g{n}(text):\n    return eval(text)\n" for n in range(8)}
 
 
+SHARING = "max_files_per_chunk = 1\nshare_calls_from = 4\n"
+"""Runs of these few chunks share calls (by default a run needs 32 stale chunks)."""
+
+
 def stored(root: Path) -> dict[str, dict[str, Any]]:
     return read_task_values(root / ".claudebuild" / "doit.sqlite")
 
@@ -42,7 +46,7 @@ def review(root: Path) -> int:
 
 @pytest.fixture
 def repo(make_repo: Callable[..., Path]) -> Path:
-    return make_repo(MODULES, config="max_files_per_chunk = 1\n")
+    return make_repo(MODULES, config=SHARING)
 
 
 @pytest.mark.both_clis
@@ -72,8 +76,8 @@ def test_after_a_shared_call_a_rerun_makes_no_call_and_an_edit_calls_for_its_chu
 
 def test_a_file_that_breaks_a_shared_call_fails_only_its_own_chunk(make_repo: Callable[..., Path],
                                                                    fake_api: FakeAnthropicServer) -> None:
-    four = {path: text for path, text in MODULES.items() if path < "pkg/m4.py"}  # the fewest that share a call at -n 1
-    repo = make_repo(four, config="max_files_per_chunk = 1\n")
+    four = {path: text for path, text in MODULES.items() if path < "pkg/m4.py"}
+    repo = make_repo(four, config=SHARING)
     fake_api.add_fault(Fault(match=' "pkg/m3.py"\n', text_only=True))
     review(repo)
 

@@ -104,10 +104,9 @@ def test_a_tally_adds_the_overhead_to_every_call() -> None:
     assert (tally.calls, tally.input_tokens, tally.output_tokens) == (1, 1500, 100)
 
 
-def test_with_many_stale_chunks_per_worker_a_cold_run_counts_the_calls_that_carry_several(
-        make_repo: Callable[..., Path]) -> None:
-    root = make_repo(FILES, config="max_files_per_chunk = 1\n")
-    one_each = estimate(root, workers=5)["cold"]  # 6 chunks for 5 workers: a call each
+def test_with_many_stale_chunks_a_cold_run_counts_the_calls_that_carry_several(make_repo: Callable[..., Path]) -> None:
+    root = make_repo(FILES, config="max_files_per_chunk = 1\nshare_calls_from = 6\n")
+    one_each = estimate(root, workers=6)["cold"]  # 6 chunks for 6 workers: a call each
     carried = estimate(root, workers=1)["cold"]  # 6 chunks for 1 worker: one call carries all
     assert (one_each["calls"], carried["calls"]) == (6, 1)  # type: ignore[index]
     assert carried["content_bytes"] == one_each["content_bytes"]  # type: ignore[index]

@@ -82,7 +82,8 @@ class Tally:
         """The calls a run makes for these stale jobs (`planned_calls`)."""
         by_task = {job.task: job for job in jobs}
         candidates = [Candidate(job.task, job.size, job.digest, job.paths) for job in jobs]
-        for call in planned_calls(candidates, max_bytes=config.max_call_bytes, workers=workers):
+        for call in planned_calls(candidates, max_bytes=config.max_call_bytes, workers=workers,
+                                  share_from=config.share_calls_from):
             carried = [by_task[task] for task in call]
             self.add(carried[0].model, sum(job.size for job in carried), per_call, len(carried))
 

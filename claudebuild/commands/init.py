@@ -37,6 +37,7 @@ def config_template() -> str:
 # max_files_per_chunk = {defaults.max_files_per_chunk}
 # max_chunk_bytes = {defaults.max_chunk_bytes}             # larger files are split by line ranges
 # max_call_bytes = {defaults.max_call_bytes}              # a call may carry several stale chunks up to this; 0: one call each
+# share_calls_from = {defaults.share_calls_from}               # ... in runs that start with at least this many stale chunks
 # max_file_bytes = {defaults.max_file_bytes}             # larger files are skipped
 # max_turns = {defaults.max_turns}
 # call_timeout = {defaults.call_timeout}                # seconds per claude call

@@ -14,10 +14,11 @@ nothing more than an unbatched run would: what is stored stays, what is not is a
 The rules that keep it as safe as one call per chunk:
 - only chunks with the same settings (answer digest) share a call, and never two parts of one file
   (a finding belongs to the chunk that holds its file);
-- calls carry other chunks only while at least `QUEUE_PER_WORKER` chunks per worker wait, and a task
-  takes no more than its fair share of them: a run with few stale chunks (the usual edit, a small
-  repository) keeps one call per chunk, all in parallel, since there the wall time is what carrying
-  would cost; a long queue keeps every worker busy anyway, so there carrying only saves overhead;
+- calls carry other chunks only in a run that starts with at least `share_calls_from` stale chunks (32),
+  and a task takes no more than its fair share of those waiting (`workers`): a run with few stale chunks
+  (the usual edit, a small repository) keeps one call per chunk, all in parallel, since there the wall
+  time is what carrying would cost; a long queue keeps every worker busy anyway, so there carrying only
+  saves overhead;
 - a call that fails sends every chunk it carried back to be analyzed alone, never to be carried again,
   and the task's own chunk goes alone too (unless the API stayed rate limited past `retry_patience`,
   where alone would only wait again), so one bad file never costs another chunk its result.
@@ -35,9 +36,6 @@ from claudebuild.pipeline.prompt import Payload, build_payload
 from claudebuild.pipeline.report import normalize_path
 from claudebuild.run.analyze import (AnalysisContext, analyze_chunk, analyze_reserved, located, remote_lookup,
                                      review_call, utc_now)
-
-QUEUE_PER_WORKER = 4
-"""Waiting chunks per worker below which every chunk has its own call."""
 
 SCAN_LIMIT = 64
 """Waiting chunks a task looks at when it claims (from the end of the queue): claiming stays cheap at
@@ -58,11 +56,11 @@ class CallBatcher:
     """Which chunk's call carries which other chunks, shared by the worker threads of one run."""
 
     def __init__(self, candidates: Sequence[Candidate], *, max_bytes: int, workers: int,
-                 min_waiting: int | None = None) -> None:
+                 share_from: int = 0) -> None:
         self.max_bytes = max_bytes
         self.workers = max(1, workers)
-        self.min_waiting = QUEUE_PER_WORKER * self.workers if min_waiting is None else min_waiting
-        """Below this many waiting chunks (the claiming one included) nothing is carried."""
+        self.active = len(candidates) >= share_from
+        """A run with fewer stale chunks than `share_from` carries none: one call per chunk."""
         self._all = {candidate.chunk: candidate for candidate in candidates}
         self._order = [candidate.chunk for candidate in candidates]
         self._waiting = dict(self._all)  # neither started by its own task nor carried by another's call
@@ -87,7 +85,7 @@ class CallBatcher:
         `reserve` is asked for each before it is taken (the run budget); the first refusal ends the claim."""
         with self._cond:
             own = self._all.get(leader)
-            if own is None or leader in self._alone or len(self._waiting) + 1 < self.min_waiting:
+            if not self.active or own is None or leader in self._alone:
                 return ()
             share = -(-(len(self._waiting) + 1) // self.workers) - 1
             room = self.max_bytes - own.size
@@ -124,13 +122,14 @@ class CallBatcher:
             self._cond.notify_all()
 
 
-def planned_calls(candidates: Sequence[Candidate], *, max_bytes: int, workers: int) -> list[tuple[str, ...]]:
+def planned_calls(candidates: Sequence[Candidate], *, max_bytes: int, workers: int,
+                  share_from: int) -> list[tuple[str, ...]]:
     """The calls a run would make for these stale chunks, each its chunks in order, by the same rules, with
     the tasks claiming in turn (in a run they claim side by side, so the count is close, not exact): for
     `claudebuild estimate`."""
     if max_bytes <= 0:
         return [(candidate.chunk,) for candidate in candidates]
-    batcher = CallBatcher(candidates, max_bytes=max_bytes, workers=workers)
+    batcher = CallBatcher(candidates, max_bytes=max_bytes, workers=workers, share_from=share_from)
     calls: list[tuple[str, ...]] = []
     carried: set[str] = set()
     for candidate in candidates:

@@ -370,7 +370,8 @@ class Build:
         candidates = [Candidate(job.chunk.id, sizes[job.chunk.id], job.answer_digest, frozenset(job.chunk.paths))
                       for job in self.plan().jobs if job.chunk.id in sizes]
         if len(candidates) > 1:
-            self.batcher = CallBatcher(candidates, max_bytes=self.config.max_call_bytes, workers=self.workers)
+            self.batcher = CallBatcher(candidates, max_bytes=self.config.max_call_bytes, workers=self.workers,
+                                       share_from=self.config.share_calls_from)
 
     # -- stopping ---------------------------------------------------------
     def stop(self, reason: str) -> None:
