@@ -57,7 +57,7 @@ def run(root: Path, *args: str, jobs: int = 3) -> int:
 
 @pytest.mark.both_clis
 def test_a_storm_completes_every_chunk_with_few_extra_calls(make_repo: Callable[..., Path], fake_api: FakeAnthropicServer) -> None:
-    root = make_repo(modules(16), config="max_files_per_chunk = 1\n" + FAST_RETRIES)  # 2 chunks a worker: a call each
+    root = make_repo(modules(16), config="max_files_per_chunk = 1\n" + FAST_RETRIES)  # < share_calls_from: a call each
     fake_api.latency = 0.3
     fake_api.max_concurrent = 2
     fake_api.retry_after = 1
