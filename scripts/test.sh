@@ -27,8 +27,8 @@ if [ "${CI:-}" = "true" ] && ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/s
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
         || echo "test: could not install nginx; the remote-cache server tests will be skipped" >&2
 fi
-# Every test runs the pinned minimum-supported CLI; the scenarios marked both_clis also run the newest tested
-# one (both versions: claudebuild/__init__.py), which must then be present.
+# The scenarios marked both_clis run on the pinned minimum-supported CLI and on the newest tested one (both
+# versions: claudebuild/__init__.py), which must then be present; every other test runs on the newest.
 export CLAUDEBUILD_CLAUDE="$PWD/tools/node_modules/.bin/claude"
 export CLAUDEBUILD_CLAUDE_NEWEST="$PWD/tools-newest/node_modules/.bin/claude"
 # The suite is CPU-bound (each real CLI start costs ~1 CPU-second) and one pytest process keeps ~1.5 of 2 cores

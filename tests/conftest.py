@@ -89,8 +89,10 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
 
 @pytest.fixture(autouse=True)
 def claude_cli(request: pytest.FixtureRequest, isolated_environment: None, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """The claude binary this test's runs use: the pinned CLI, or the newest for `[newest]` of a `both_clis` test."""
-    if getattr(request, "param", "pinned") != "newest":
+    """The claude binary this test's runs use: for a `both_clis` test, the pinned CLI as `[pinned]` and the newest
+    as `[newest]`; for every other test the newest, which users have (the pinned one when it is not installed)."""
+    version = getattr(request, "param", None)
+    if version == "pinned" or (version is None and NEWEST_CLAUDE is None):
         return CLAUDE
     if NEWEST_CLAUDE is None:
         if os.environ.get(NEWEST_ENV):
