@@ -60,7 +60,7 @@ class Config:
     """Bytes of files one `claude` call may carry: a chunk's call takes other stale chunks up to this (run/batching.py);
     0 gives every chunk its own call. Not part of any cache key: each chunk's result is stored on its own."""
     share_calls_from: int = 32
-    """Stale chunks a run must start with (and four per worker) before its calls carry several chunks."""
+    """Stale chunks a run must start with before its calls carry several chunks (run/batching.py)."""
     max_file_bytes: int = 1_000_000
     max_turns: int = 3
     call_timeout: float = 600.0
