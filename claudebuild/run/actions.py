@@ -110,11 +110,10 @@ class TaskActions:
         reserved: dict[str, float] = {}
 
         def reserve(chunk_id: str) -> bool:
-            amount = context.estimates.get(chunk_id, 0.0)
-            if context.budget is not None and not context.budget.reserve(chunk_id, amount):
-                return False
-            reserved[chunk_id] = amount
-            return True
+            amount = context.reserve(chunk_id)
+            if amount is not None:
+                reserved[chunk_id] = amount
+            return amount is not None
 
         claimed = batcher.claim(job.chunk.id, reserve)
         if not claimed:

@@ -67,6 +67,14 @@ class AnalysisContext:
         assert self.source is not None  # set by __post_init__
         return self.source
 
+    def reserve(self, chunk_id: str) -> float | None:
+        """Reserve the chunk's estimate (`estimates`) in the run budget before its call: the amount to settle
+        afterwards (0 without a budget), or None when the budget declines it."""
+        amount = self.estimates.get(chunk_id, 0.0)
+        if self.budget is not None and not self.budget.reserve(chunk_id, amount):
+            return None
+        return amount
+
     @property
     def session_cwd(self) -> Path:
         """A fixed, empty directory: sessions are found again from it (`ask`), and the
@@ -96,8 +104,8 @@ def analyze_chunk(context: AnalysisContext, chunk: Chunk) -> ChunkResult | None:
             if hit is not None:
                 return hit
     budget = context.budget
-    reserved = context.estimates.get(chunk.id, 0.0)
-    if budget is not None and not budget.reserve(chunk.id, reserved):
+    reserved = context.reserve(chunk.id)
+    if reserved is None:
         return None
     spent = 0.0
     try:

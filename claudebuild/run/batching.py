@@ -186,9 +186,9 @@ def analyze_together(context: AnalysisContext, leader: Chunk, companions: Sequen
                     continue
             calling.append(_Member(chunk, payload, key))
         own = next((member for member in calling if member.chunk is leader), None)
-        if own is not None and budget is not None:
-            amount = context.estimates.get(leader.id, 0.0)
-            if budget.reserve(leader.id, amount):
+        if own is not None:
+            amount = context.reserve(leader.id)
+            if amount is not None:
                 holds[leader.id] = amount
             else:
                 results[leader.id] = None

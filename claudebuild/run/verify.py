@@ -136,8 +136,7 @@ def _verify_one(context: AnalysisContext, chunk: Chunk, finding: Finding, settin
     if part is None:
         return Verdict("")
     label = Chunk(f"{VERIFY_PREFIX}{chunk.id}", (part,))
-    assert context.source is not None  # set by AnalysisContext.__post_init__
-    payload = build_payload(label, context.source, context.scanner)
+    payload = build_payload(label, context.content_source, context.scanner)
     budget = context.budget
     reserved = price_estimate(settings.model, payload.size) if budget is not None else 0.0
     if budget is not None and not budget.reserve(label.id, reserved):
