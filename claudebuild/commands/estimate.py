@@ -44,7 +44,7 @@ from claudebuild.run.budget import BYTES_PER_TOKEN, EXPECTED_OUTPUT_TOKENS, OVER
 from claudebuild.run.batching import Candidate, planned_calls
 from claudebuild.run.build import Build
 from claudebuild.run.plan import own_ignores
-from claudebuild.run.jobs import make_jobs
+from claudebuild.run.jobs import Job, make_jobs
 from claudebuild.untrusted_text import json_strings
 
 
@@ -138,12 +138,13 @@ def plan_jobs(config: Config, files: Sequence[SourceFile], hashes: Mapping[str, 
     planned = plan_checks(files, checks=config.checks, rules=config.rules, max_files=config.max_files_per_chunk,
                           max_bytes=config.max_chunk_bytes)
     sizes = {file.path: file.size for file in files}
-    jobs = []
-    for job in make_jobs(config, planned):
-        signature = tuple((part.path, part.part, part.parts, hashes.get(part.path, "")) for part in job.chunk.parts)
-        jobs.append(PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), signature, job.answer_digest,
-                               frozenset(job.chunk.paths)))
-    return jobs
+    return [planned_job(job, sizes, tuple((part.path, part.part, part.parts, hashes.get(part.path, ""))
+                                          for part in job.chunk.parts)) for job in make_jobs(config, planned)]
+
+
+def planned_job(job: Job, sizes: Mapping[str, int], signature: tuple[tuple[str, int, int, str], ...] = ()) -> PlannedJob:
+    return PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), signature, job.answer_digest,
+                      frozenset(job.chunk.paths))
 
 
 def rerun_jobs(before: Sequence[PlannedJob], after: Sequence[PlannedJob]) -> list[PlannedJob]:
@@ -186,8 +187,7 @@ def build_estimate(config: Config, history: int = 0, workers: int = 5) -> dict[s
     stored = read_task_values(config.db_path)
     per_call = per_call_figures(values_to_result(values) for values in stored.values())
     sizes = {file.path: file.size for file in plan.discovery.files}
-    jobs = [PlannedJob(job.task, job.config.model, chunk_size(job.chunk, sizes), (), job.answer_digest,
-                       frozenset(job.chunk.paths)) for job in plan.jobs]
+    jobs = [planned_job(job, sizes) for job in plan.jobs]
     cold, now = Tally(), Tally()
     cold.add_calls(jobs, per_call, config, workers)
     now.add_calls([job for job, planned in zip(jobs, plan.jobs) if planned.chunk.id in stale], per_call, config, workers)
